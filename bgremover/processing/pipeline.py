@@ -1,0 +1,128 @@
+"""The engine: decode → segment → refine → trim/resize → compose → encode, with per-stage timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from bgremover.processing import compose, decode, encode, geometry, refine, segment
+from bgremover.processing.options import Options
+
+WHITE = (255, 255, 255, 255)
+UNBOUNDED = 1 << 20
+
+
+class ModelSource(Protocol):
+    """Where the engine gets a model by name (see models.ModelRegistry)."""
+
+    def get(self, name: str) -> segment.MaskPredictor: ...
+
+
+@dataclass
+class Result:
+    """One processed image and what it took to make it."""
+
+    data: bytes
+    format: str
+    width: int
+    height: int
+    input_size: int
+    input_format: str
+    options: Options
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mimetype(self) -> str:
+        """The output's MIME type."""
+        return encode.MIMETYPES[self.format]
+
+    @property
+    def extension(self) -> str:
+        """The usual file extension of the output format."""
+        return encode.EXTENSIONS[self.format]
+
+    @property
+    def size(self) -> int:
+        """Output size in bytes."""
+        return len(self.data)
+
+    @property
+    def compression_ratio(self) -> str:
+        """How much smaller than the input the output is, as a percentage string (may be negative)."""
+        return f"{round(100 * (1 - self.size / max(self.input_size, 1)))}%"
+
+    @property
+    def total_ms(self) -> float:
+        """Sum of the stage timings."""
+        return sum(self.timings_ms.values())
+
+
+class Engine:
+    """Removes backgrounds; knows nothing of HTTP, so the API, the CLI and the benchmarks share it."""
+
+    def __init__(self, models: ModelSource, default_model: str, limits: decode.Limits | None = None):
+        self.models = models
+        self.default_model = default_model
+        self.limits = limits or decode.Limits()
+
+    def process(self, data: bytes, options: Options) -> Result:
+        """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input."""
+        timings: dict[str, float] = {}
+
+        @contextmanager
+        def stage(name: str) -> Iterator[None]:
+            started = time.perf_counter()
+            yield
+            timings[name] = round((time.perf_counter() - started) * 1000, 2)
+
+        model = self.models.get(options.model or self.default_model)
+        fit = None
+        if not options.trim and (options.max_width or options.max_height):
+            fit = (options.max_width or UNBOUNDED, options.max_height or UNBOUNDED)
+        with stage("decode"):
+            image = decode.decode(data, self.limits, fit=fit)
+            seen = _flatten_for_model(image.rgb, image.alpha)
+        with stage("segment"):
+            mask = segment.segment(seen, model, refine=options.refine)
+        with stage("refine"):
+            alpha = refine.refine(seen, mask, options.refine)
+            if image.alpha is not None:
+                alpha *= image.alpha.astype(np.float32) * (1.0 / 255.0)
+        with stage("resize"):
+            rgb, alpha = _trim_and_fit(image.rgb, alpha, options)
+        with stage("compose"):
+            if options.mask_only:
+                pixels = (alpha * 255.0 + 0.5).astype(np.uint8)
+            else:
+                bg = options.bg_color or (WHITE if options.format == "JPEG" else None)
+                pixels = compose.compose(rgb, alpha, bg)
+                if options.format == "JPEG" and pixels.shape[2] == 4:  # translucent bg colour
+                    pixels = compose.compose(pixels[:, :, :3], pixels[:, :, 3] / 255.0, WHITE)
+        with stage("encode"):
+            out = encode.encode(pixels, options.format, options.effective_quality)
+        return Result(data=out, format=options.format, width=pixels.shape[1], height=pixels.shape[0],
+                      input_size=len(data), input_format=image.format, options=options,
+                      timings_ms=timings)
+
+
+def _flatten_for_model(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """What the model sees: transparent input pixels shown as white, whatever colour they hold."""
+    if alpha is None:
+        return rgb
+    a = alpha.astype(np.float32)[:, :, None] * (1.0 / 255.0)
+    return (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+
+
+def _trim_and_fit(rgb: np.ndarray, alpha: np.ndarray, options: Options) -> tuple[np.ndarray, np.ndarray]:
+    if options.trim:
+        box = geometry.trim_box(alpha, options.trim_padding)
+        if box is not None:
+            left, top, right, bottom = box
+            rgb, alpha = rgb[top:bottom, left:right], alpha[top:bottom, left:right]
+    size = geometry.fit_size(rgb.shape[1], rgb.shape[0], options.max_width, options.max_height)
+    return geometry.resize(rgb, size), np.clip(geometry.resize(alpha, size), 0.0, 1.0)

@@ -1,0 +1,18 @@
+"""Segment: the model's soft mask of the subject, at the model's own resolution."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class MaskPredictor(Protocol):
+    """Anything that maps an RGB uint8 image to a float32 soft mask in [0, 1] (see models.Segmenter)."""
+
+    def predict(self, rgb: np.ndarray, *, flip: bool = False) -> np.ndarray: ...
+
+
+def segment(rgb: np.ndarray, model: MaskPredictor, *, refine: str) -> np.ndarray:
+    """The low-resolution soft mask; `high` refinement averages the image's and its mirror's masks."""
+    return model.predict(rgb, flip=refine == "high")

@@ -1,0 +1,133 @@
+"""One typed settings object: defaults, then the environment and `.env`, then validation."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _cores() -> int:
+    """Cores this process may run on (respects CPU affinity, unlike os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class SettingsError(Exception):
+    """An invalid setting; the message names it and says what is expected."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, read from the environment (and `.env`) with these defaults."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    host: str = Field("127.0.0.1", description="Address the server listens on")
+    port: int = Field(5001, ge=1, le=65535, description="Port the server listens on")
+    model_name: str = Field("u2netp", description="Default rembg model that segments images")
+    models: CommaList = Field(
+        default_factory=list,
+        description="Extra installed models a request may pick with `model` (comma-separated)",
+    )
+    u2net_home: Path = Field(Path("~/.u2net"), description="Directory holding the model files")
+    max_content_length: int = Field(16 * MiB, ge=1024, description="Largest request body in bytes")
+    min_image_side: int = Field(50, ge=1, description="Smallest accepted image side in pixels")
+    max_image_side: int = Field(4096, ge=100, description="Largest accepted image side in pixels")
+    max_image_pixels: int = Field(
+        4096 * 4096, ge=10_000, description="Largest accepted width × height"
+    )
+    ratelimit_enabled: bool = Field(True, description="Per-IP rate limiting on or off")
+    rate_limit_remove_bg_per_hour: int = Field(10, ge=1, description="/remove-background per IP")
+    rate_limit_preview_per_hour: int = Field(20, ge=1, description="/remove-background-preview")
+    rate_limit_base64_per_hour: int = Field(30, ge=1, description="/remove-background-base64")
+    rate_limit_read_file_per_hour: int = Field(15, ge=1, description="/read-file per IP")
+    redis_url: str | None = Field(None, description="Redis for shared rate limits; unset: memory")
+    ratelimit_storage_uri: str | None = Field(None, description="Limiter storage; overrides REDIS_URL")
+    trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Proxies whose X-Forwarded-For is trusted")
+    cors_origins: CommaList = Field(
+        default_factory=list, description="Origins allowed by CORS (comma-separated, * for any)"
+    )
+    read_file_dir: Path | None = Field(None, description="Directory /read-file serves; unset: off")
+    metrics_allowed_ips: CommaList = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="IPs or networks that may read /metrics (comma-separated)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Log level"
+    )
+    log_file: Path | None = Field(None, description="Also write JSON logs to this file")
+    web_concurrency: int = Field(
+        default_factory=_cores, ge=1, le=64, description="gunicorn worker processes"
+    )
+    ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per worker")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("models", "cors_origins", "metrics_allowed_ips", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("metrics_allowed_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("u2net_home", "read_file_dir", "log_file")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("redis_url", "ratelimit_storage_uri", "read_file_dir", "log_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.min_image_side > self.max_image_side:
+            raise ValueError("MIN_IMAGE_SIDE must not exceed MAX_IMAGE_SIDE")
+        if self.read_file_dir is not None and not self.read_file_dir.is_dir():
+            raise ValueError(f"READ_FILE_DIR is not a directory: {self.read_file_dir}")
+        return self
+
+    @property
+    def limiter_storage_uri(self) -> str:
+        """Where Flask-Limiter keeps its counters."""
+        return self.ratelimit_storage_uri or self.redis_url or "memory://"
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model this process loads: the default first, then the extra ones."""
+        return list(dict.fromkeys([self.model_name, *self.models]))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning a validation failure into one clear message per bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            got = f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
+            lines.append(f"Invalid setting {name}: {err['msg']}{got}")
+        raise SettingsError("\n".join(lines)) from None
