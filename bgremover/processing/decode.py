@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +12,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from bgremover.errors import ImageTooLarge, ImageTooSmall, UndecodableImage, UnsupportedFormat
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
-# Our own limits are checked from the header; Pillow's bomb guard stays as a backstop above them.
-Image.MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+# Image.open reads only the header; our own limits are checked on it before any pixel is decoded,
+# so Pillow's own bomb guard (which would hide the declared size) is left to that check.
+Image.MAX_IMAGE_PIXELS = None
 
 MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "BMP": "image/bmp",
              "TIFF": "image/tiff", "GIF": "image/gif"}
@@ -76,11 +76,7 @@ def open_checked(data: bytes, limits: Limits) -> Image.Image:
     """Open with only the sniffed format's decoder and check the header's size; pixels not yet read."""
     fmt = sniff(data)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(details="The header declares an enormous image") from None
+        image = Image.open(io.BytesIO(data), formats=[fmt])
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise UndecodableImage(details=f"Invalid {fmt} header") from exc
     check_dimensions(*image.size, limits)
@@ -104,9 +100,7 @@ def normalise(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         image = _to_8bit(image)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif image.mode in ("L", "1") and "transparency" in image.info:
-        image = image.convert("RGBA")
-    elif image.mode in ("LA", "La", "PA", "RGBa"):
+    elif (image.mode in ("L", "1") and "transparency" in image.info) or image.mode in ("LA", "La", "PA", "RGBa"):
         image = image.convert("RGBA")
     if image.mode == "RGBA":
         arr = np.asarray(image)
@@ -138,6 +132,6 @@ def decode(data: bytes, limits: Limits, *, fit: tuple[int, int] | None = None) -
         image.load()
         image = ImageOps.exif_transpose(image)
         rgb, alpha = normalise(image)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise UndecodableImage(details=f"The {fmt} data is corrupt or truncated") from exc
     return Decoded(rgb=rgb, alpha=alpha, format=fmt, original_size=original)

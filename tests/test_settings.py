@@ -1,0 +1,46 @@
+"""Settings: defaults, validation that names the setting, and .env.sample kept in step."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bgremover.settings import Settings, SettingsError, load_settings
+from tests.conftest import ROOT
+
+
+def test_defaults_match_the_spec():
+    s = load_settings(_env_file=None)
+    assert (s.host, s.port, s.model_name, s.max_content_length) == ("127.0.0.1", 5001, "u2netp", 16 * 1024 * 1024)
+    assert (s.min_image_side, s.max_image_side) == (50, 4096)
+    assert s.limiter_storage_uri == "memory://"
+
+
+@pytest.mark.parametrize("env,name", [({"PORT": "http"}, "PORT"), ({"ORT_THREADS": "0"}, "ORT_THREADS"),
+                                      ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+                                      ({"METRICS_ALLOWED_IPS": "not-an-ip"}, "METRICS_ALLOWED_IPS"),
+                                      ({"RATELIMIT_ENABLED": "perhaps"}, "RATELIMIT_ENABLED")])
+def test_invalid_settings_name_the_setting(monkeypatch, env, name):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError, match=f"Invalid setting {name}"):
+        load_settings(_env_file=None)
+
+
+def test_env_lists_and_redis(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/0")
+    s = load_settings(_env_file=None)
+    assert s.cors_origins == ["https://a.example", "https://b.example"]
+    assert s.limiter_storage_uri == "redis://127.0.0.1:6390/0"
+
+
+def test_env_sample_lists_every_setting_with_its_default():
+    text = (ROOT / ".env.sample").read_text()
+    names = set(re.findall(r"^([A-Z0-9_]+)=", text, re.M))
+    assert names == {name.upper() for name in Settings.model_fields}
+    sample = {k: v for k, v in re.findall(r"^([A-Z0-9_]+)=(.*)$", text, re.M)}
+    s = load_settings(_env_file=None, **{k.lower(): v for k, v in sample.items() if v and k != "WEB_CONCURRENCY"})
+    defaults = load_settings(_env_file=None)
+    assert s.model_dump(exclude={"web_concurrency"}) == defaults.model_dump(exclude={"web_concurrency"})
