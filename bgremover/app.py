@@ -1,0 +1,70 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bgremover.models.registry import ModelRegistry
+from bgremover.processing import Engine, Limits
+from bgremover.settings import Settings, load_settings
+from bgremover.web import api, errors, observability, ops, pages
+from bgremover.web.extensions import cors, limiter
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_TIMEOUT_S = 0.3  # a dead Redis costs a request at most this, then in-process limits take over
+
+
+@dataclass
+class Services:
+    """What the views need, held in app.extensions['bgremover']."""
+
+    settings: Settings
+    registry: ModelRegistry
+    engine: Engine
+
+
+def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:
+    """Build the app; loads and warms the models unless a loaded registry is given (tests share one)."""
+    settings = settings or load_settings()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(
+        SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=31536000,
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=settings.limiter_storage_uri,
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
+        if settings.limiter_storage_uri.startswith("redis") else {},
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_KEY_PREFIX="bgremover",
+    )
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    observability.setup_logging(settings.log_level, settings.log_file)
+    if registry is None:
+        registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+        for name in settings.model_names:
+            registry.load(name)
+    limits = Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels)
+    app.extensions["bgremover"] = Services(settings, registry, Engine(registry, settings.model_name, limits))
+
+    observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
+    limiter.init_app(app)
+    cors.init_app(app, origins=settings.cors_origins, expose_headers=[
+        "X-Request-ID", "X-Optimization-Used", "X-Original-Size", "X-Optimized-Size", "X-Processing-Time-Ms",
+        "X-Image-Width", "X-Image-Height", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+        "Retry-After", "Content-Disposition"])
+    errors.register(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    return app

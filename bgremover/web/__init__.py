@@ -1,0 +1,1 @@
+"""The HTTP layer: Flask blueprints and extensions around the processing engine."""

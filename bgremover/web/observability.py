@@ -1,0 +1,95 @@
+"""Request ids, one JSON log line per request, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import resource
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+access_log = logging.getLogger("bgremover.access")
+
+REQUESTS = Counter("bgremover_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+LATENCY = Histogram("bgremover_request_duration_seconds", "Request latency", ["endpoint", "status"],
+                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32))
+STAGES = Histogram("bgremover_stage_seconds", "Time per processing stage", ["stage"],
+                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4))
+INFERENCE = Histogram("bgremover_model_inference_seconds", "Model inference time", ["model"],
+                      buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 4))
+BYTES_IN = Counter("bgremover_bytes_in_total", "Request body bytes", ["endpoint"])
+BYTES_OUT = Counter("bgremover_bytes_out_total", "Response body bytes", ["endpoint"])
+RATE_LIMITED = Counter("bgremover_rate_limited_total", "Requests refused by a rate limit", ["endpoint"])
+WORKER_RSS = Gauge("bgremover_worker_peak_rss_bytes", "Peak resident memory of the worker",
+                   multiprocess_mode="max")
+
+
+def setup_logging(level: str, log_file: Path | None) -> None:
+    """JSON lines to stdout and, if set, to LOG_FILE."""
+    formatter = JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file))
+    root = logging.getLogger("bgremover")
+    root.handlers.clear()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    logging.getLogger("flask-limiter").handlers = handlers
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _start() -> None:
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    status = response.status_code
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    bytes_in = request.content_length or 0
+    bytes_out = response.calculate_content_length() or 0
+    REQUESTS.labels(endpoint, request.method, str(status)).inc()
+    LATENCY.labels(endpoint, str(status)).observe(elapsed)
+    BYTES_IN.labels(endpoint).inc(bytes_in)
+    BYTES_OUT.labels(endpoint).inc(bytes_out)
+    if status == 429:
+        RATE_LIMITED.labels(endpoint).inc()
+    rss = peak_rss_bytes()
+    WORKER_RSS.set(rss)
+    record = {"request_id": g.get("request_id"), "method": request.method, "route": endpoint,
+              "path": request.path, "status": status, "client": request.remote_addr,
+              "bytes_in": bytes_in, "bytes_out": bytes_out, "duration_ms": round(elapsed * 1000, 1),
+              "peak_rss_mb": round(rss / 2**20, 1)}
+    result = g.get("result")
+    if result is not None:
+        record["stages_ms"] = result.timings_ms
+        for stage, ms in result.timings_ms.items():
+            STAGES.labels(stage).observe(ms / 1000)
+        INFERENCE.labels(result.options.model or "default").observe(result.timings_ms.get("segment", 0) / 1000)
+    if endpoint not in ("/health", "/health/live", "/health/ready", "/metrics"):
+        access_log.info("request", extra=record)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Hook request ids, logs and metrics into every request."""
+    app.before_request(_start)
+    app.after_request(_finish)

@@ -1,0 +1,65 @@
+"""gunicorn configuration: sync workers, each loading and warming its own model after the fork."""
+
+import os
+import shutil
+import sys
+import tempfile
+
+from bgremover.errors import ModelUnavailable
+from bgremover.settings import SettingsError, load_settings
+
+try:
+    _settings = load_settings()
+except SettingsError as exc:
+    sys.exit(f"bgremover: cannot start:\n{exc}")
+
+bind = f"{_settings.host}:{_settings.port}"
+worker_class = "sync"
+workers = _settings.web_concurrency  # default: one per core, each with ORT_THREADS (default 1) model threads
+preload_app = False  # the app, and so the model session, is created in each worker after the fork
+timeout = 120  # above the slowest legal request (4096x4096, refine=high) on a slow core
+graceful_timeout = 30
+keepalive = 5
+max_requests = 1000
+max_requests_jitter = 100
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = None  # the app writes one JSON line per request
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "bgremover"
+wsgi_app = "bgremover.app:create_app()"
+
+# Prometheus multiprocess mode: every worker writes its samples here; /metrics aggregates them.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bgremover-metrics-")
+
+
+def on_starting(server):
+    """Refuse to start, with a clear message, when a configured model is missing or corrupt."""
+    from bgremover.models.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings.u2net_home)
+    try:
+        for name in _settings.model_names:
+            registry.check(name)
+    except ModelUnavailable as exc:
+        sys.exit(f"bgremover: cannot start: {exc}")
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for entry in os.listdir(metrics_dir):  # stale samples from an earlier run would be summed in
+        os.unlink(os.path.join(metrics_dir, entry))
+
+
+def child_exit(server, worker):
+    """Let the metrics of a dead worker stop counting as live."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory we created."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if path.startswith(tempfile.gettempdir()) and "bgremover-metrics-" in path:
+        shutil.rmtree(path, ignore_errors=True)
