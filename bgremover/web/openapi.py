@@ -17,7 +17,8 @@ def _int(low: int, high: int) -> dict:
 
 
 OPTIONS = {
-    "format": {"type": "string", "pattern": "^([Pp][Nn][Gg]|[Jj][Pp][Ee]?[Gg]|[Ww][Ee][Bb][Pp])$", "description": "PNG (default), JPEG/JPG, WEBP"},
+    "format": {"type": "string", "pattern": "^([Pp][Nn][Gg]|[Jj][Pp][Ee]?[Gg]|[Ww][Ee][Bb][Pp])$",
+               "description": "PNG (default), JPEG/JPG, WEBP"},
     "quality": {**_int(10, 100), "description": "JPEG/WEBP quality; PNG below 100 means a palette"},
     "max_width": {**_int(100, 4000), "description": "Downscale to at most this width"},
     "max_height": {**_int(100, 4000), "description": "Downscale to at most this height"},
@@ -58,8 +59,8 @@ def _errors(*statuses: int) -> dict:
     text = {400: "Bad or missing parameter", 404: "Not found", 405: "Method not allowed", 413: "Body too large",
             415: "Not an allowed image format", 422: "Undecodable image or dimensions out of limits",
             429: "Rate limited (see Retry-After)", 503: "Model not ready"}
-    return {str(s): {"description": text[s], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            for s in statuses}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {str(s): {"description": text[s], "content": error} for s in statuses}
 
 
 def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
