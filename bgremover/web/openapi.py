@@ -84,6 +84,8 @@ def document(settings: Settings) -> dict:
         "info": {"title": "bgremover", "version": __version__,
                  "description": "Background removal: upload a photo, get the subject cut out."},
         "paths": {
+            "/": {"get": {"summary": "The upload page", "responses": {"200": {
+                "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
             "/remove-background": _processing("Remove the background; the image as a download",
                                                multipart, image_ok, settings.rate_limit_remove_bg_per_hour),
             "/remove-background-preview": _processing("Remove the background; result JSON", multipart, json_ok,

@@ -1,0 +1,93 @@
+"""The three processing endpoints with real photos: outputs, options, result JSON and headers."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import alpha_of, decode_output
+
+
+def upload(data: bytes, name: str = "photo.jpg", **fields):
+    return {"file": (io.BytesIO(data), name), **{k: str(v) for k, v in fields.items()}}
+
+
+def test_remove_background_download(client, photo_bytes):
+    r = client.post("/remove-background", data=upload(photo_bytes, "My Holiday/car 1.JPG"))
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="car_1-no-bg.png"'
+    assert r.headers["X-Optimized-Size"] == str(len(r.data))
+    assert r.headers["X-Original-Size"] == str(len(photo_bytes))
+    assert r.headers["X-Optimization-Used"] == "false"
+    image = decode_output(r.data)
+    assert (r.headers["X-Image-Width"], r.headers["X-Image-Height"]) == tuple(map(str, image.size))
+    assert int(r.headers["X-Processing-Time-Ms"]) > 0
+    assert (alpha_of(r.data) == 0).mean() > 0.3
+    assert len(r.headers["X-Request-ID"]) >= 8
+    assert r.headers["X-RateLimit-Limit"] == "10" and r.headers["X-RateLimit-Remaining"] == "9"
+
+
+def test_unsafe_filenames_are_sanitised(client, photo_bytes):
+    r = client.post("/remove-background", data=upload(photo_bytes, "../../etc/pass wd;.jpg", format="webp"))
+    assert r.headers["Content-Disposition"] == 'attachment; filename="pass_wd-no-bg.webp"'
+    r = client.post("/remove-background", data=upload(photo_bytes, "..."))
+    assert r.headers["Content-Disposition"] == 'attachment; filename="image-no-bg.png"'
+
+
+def test_preview_json(client, photo_bytes):
+    r = client.post("/remove-background-preview", data=upload(photo_bytes, preset="mobile"))
+    assert r.status_code == 200
+    body = r.get_json()
+    image_bytes = base64.b64decode(body["image"])
+    assert body["success"] is True and body["mimetype"] == "image/webp" and body["size"] == len(image_bytes)
+    assert decode_output(image_bytes).size == (body["width"], body["height"])
+    opt = body["optimization"]
+    assert (opt["format"], opt["quality"], opt["preset"]) == ("WEBP", 70, "mobile")
+    assert opt["dimensions"] == f"{body['width']}x{body['height']}"
+    assert opt["original_size"] == len(photo_bytes) and opt["optimized_size"] == len(image_bytes)
+    assert opt["compression_ratio"] == f"{round(100 * (1 - len(image_bytes) / len(photo_bytes)))}%"
+    assert body["processing_time_ms"] >= 0 and r.headers["X-Optimization-Used"] == "true"
+
+
+def test_base64_plain_and_data_url(client, photo_bytes):
+    encoded = base64.b64encode(photo_bytes).decode()
+    for image in (encoded, f"data:image/jpeg;base64,{encoded}"):
+        r = client.post("/remove-background-base64", json={"image": image, "format": "jpeg", "quality": 60,
+                                                           "max_width": 240, "trim": True, "bg_color": "#123"})
+        assert r.status_code == 200, r.get_json()
+        body = r.get_json()
+        out = decode_output(base64.b64decode(body["image"]))
+        assert out.format == "JPEG" and out.width <= 240 and body["mimetype"] == "image/jpeg"
+
+
+def test_options_reach_the_output_through_multipart(client, photo_bytes):
+    r = client.post("/remove-background-preview", data=upload(photo_bytes, mask_only="yes", format="PNG"))
+    assert decode_output(base64.b64decode(r.get_json()["image"])).mode == "L"
+    r = client.post("/remove-background-preview", data=upload(photo_bytes, bg_color="00ff00", refine="none"))
+    rgb = np.asarray(decode_output(base64.b64decode(r.get_json()["image"])).convert("RGB"))
+    assert tuple(rgb[1, 1]) == (0, 255, 0)
+
+
+def test_every_input_format(client, photo_bytes):
+    img = Image.open(io.BytesIO(photo_bytes))
+    for fmt in ("PNG", "WEBP", "BMP", "TIFF", "GIF"):
+        buf = io.BytesIO()
+        img.save(buf, fmt)
+        r = client.post("/remove-background-preview", data=upload(buf.getvalue(), f"x.{fmt.lower()}"))
+        assert r.status_code == 200, (fmt, r.get_json())
+
+
+def test_presets_endpoint(client):
+    presets = client.get("/api/presets").get_json()
+    assert set(presets) == {"web", "social", "email", "thumbnail", "mobile", "desktop", "max_compression", "print"}
+    assert presets["thumbnail"] == {"format": "WEBP", "quality": 60, "max_width": 300, "max_height": 300,
+                                    "description": presets["thumbnail"]["description"]}
+    assert presets["print"]["max_width"] is None
+
+
+def test_index_page(client):
+    r = client.get("/")
+    assert r.status_code == 200 and b'action="/remove-background"' in r.data and b'name="file"' in r.data
