@@ -114,3 +114,54 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+
+
+class NginxServer:
+    """Real nginx in front of app nodes, with the project's site (nginx/render.py) and a self-signed cert."""
+
+    def __init__(self, workdir: Path, upstreams: list[str], max_body: str = "16m") -> None:
+        self.binary = require_binary("nginx", "/usr/sbin")
+        openssl = require_binary("openssl")
+        self.dir = workdir / "nginx"
+        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.http_port, self.https_port = free_port(), free_port()
+        self.cert, self.key = self.dir / "cert.pem", self.dir / "key.pem"
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-keyout", str(self.key), "-out", str(self.cert)],
+                       check=True, capture_output=True)
+        sys.path.insert(0, str(ROOT / "nginx"))
+        from render import render
+
+        self.access_log = self.dir / "access.log"
+        (self.dir / "site.conf").write_text(render(
+            upstreams, server_name="localhost", http_port=self.http_port, https_port=self.https_port,
+            tls_cert=str(self.cert), tls_key=str(self.key), max_body=max_body, access_log=str(self.access_log)))
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        tmp = self.dir / "tmp"
+        (self.dir / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\npid {self.dir / 'nginx.pid'};\nerror_log {self.dir / 'error.log'} warn;\n"
+            "events { worker_connections 512; }\n"
+            "http {\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
+            f"  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
+            f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
+            f"  include {self.dir / 'site.conf'};\n}}\n")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.https_port}"
+
+    def check_config(self) -> subprocess.CompletedProcess:
+        return subprocess.run([self.binary, "-t", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
+                              capture_output=True, text=True, check=False)
+
+    def start(self) -> NginxServer:
+        self.proc = subprocess.Popen([self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+                                      "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: requests.get(f"{self.url}/static/style.css", verify=False, timeout=1).ok, 15, "nginx")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)

@@ -1,0 +1,45 @@
+"""Start-up: bad settings and missing models stop gunicorn at once with a clear message; configs in step."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.services import ROOT, free_port
+
+
+def start_gunicorn(env: dict[str, str]) -> subprocess.CompletedProcess:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    return subprocess.run([gunicorn, "-c", str(ROOT / "gunicorn.conf.py")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PORT": str(free_port()), **env}, check=False)
+
+
+def test_invalid_setting_stops_the_start(tmp_path):
+    done = start_gunicorn({"ORT_THREADS": "many"})
+    assert done.returncode != 0
+    assert "Invalid setting ORT_THREADS" in done.stderr
+
+
+def test_missing_model_stops_the_start_with_the_fix(tmp_path):
+    done = start_gunicorn({"U2NET_HOME": str(tmp_path)})
+    assert done.returncode != 0
+    assert "Model 'u2netp' is not in" in done.stderr and "bgremover models fetch u2netp" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_compose_nginx_config_is_the_rendered_template():
+    sys.path.insert(0, str(ROOT / "nginx"))
+    from render import render
+
+    expected = render(["app:5001"], tls_cert="/etc/nginx/tls/cert.pem", tls_key="/etc/nginx/tls/key.pem",
+                      static_root="/srv/bgremover/static", access_log="/dev/stdout")
+    assert (ROOT / "nginx" / "compose.conf").read_text() == expected
+
+
+def test_dockerfile_runs_the_tested_commands():
+    text = (ROOT / "Dockerfile").read_text()
+    for command in ("pip install -r requirements.txt", "bgremover models fetch u2netp",
+                    'CMD ["gunicorn", "-c", "gunicorn.conf.py"]', "/health/ready", "USER bgremover"):
+        assert command in text
