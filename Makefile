@@ -38,6 +38,10 @@ test: model dev
 quality: model
 	$(BIN)/python -m bench.quality
 
+## bench: throughput, latency, memory and cold start beside `rembg s` (writes BENCHMARKS.md)
+bench: model
+	$(BIN)/python -m bench.speed
+
 lint: dev
 	$(BIN)/ruff check .
 

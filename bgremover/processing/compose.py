@@ -5,56 +5,74 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far from the sure subject
+FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far from the subject's core
 CORE_DEPTH = 3  # pixels inside the opaque edge where colours are taken as the subject's own
-STRIP_ROWS = 512  # rows estimated at a time, to bound memory on large images
+COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampled at full size
 
 
-def _blur(arr: np.ndarray, radius: int) -> np.ndarray:
-    return cv2.blur(arr, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
+def to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Alpha in [0, 1] as rounded uint8."""
+    return cv2.convertScaleAbs(alpha, alpha=255.0)
 
 
-def _estimate_strip(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Colours of the subject's core (opaque and a few pixels inside the edge) spread into the soft edge."""
-    core = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8))
-    weight = core.astype(np.float32)
-    weighted = rgb.astype(np.float32) * weight[:, :, None]
-    fg = rgb.astype(np.float32)
-    filled = np.zeros(alpha.shape, bool)
-    for radius in FG_RADII:
-        den = _blur(weight, radius)
-        ok = (den > 1e-3) & ~filled
-        num = _blur(weighted, radius)
-        fg[ok] = num[ok] / den[ok][:, None]
-        filled |= ok
-    return (fg + 0.5).astype(np.uint8)
+def edge_colors(rgb: np.ndarray, a8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, RGB) for partly transparent pixels: the nearby subject's colour, not the background's.
+
+    The colour source is the subject's core (opaque, CORE_DEPTH px inside the edge), averaged over a
+    small then a large window, so a matte that overshoots onto a dark background leaves no dark fringe.
+    Sums are taken at most at COLOR_SIDE pixels and sampled bilinearly at the soft pixels.
+    """
+    points = cv2.findNonZero(cv2.inRange(a8, 1, 253))
+    if points is None:
+        empty = np.empty(0, np.intp)
+        return empty, empty, np.empty((0, 3), np.uint8)
+    points = points.reshape(-1, 2)
+    xs, ys = points[:, 0], points[:, 1]
+    height, width = a8.shape
+    kernel = np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)
+    core = cv2.erode(cv2.inRange(a8, 250, 255), kernel)
+    scale = min(1.0, COLOR_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
+    weighted = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=core), size, interpolation=cv2.INTER_AREA)
+    weighted = weighted.astype(np.float32)
+    y = np.clip((ys + 0.5) * scale - 0.5, 0, size[1] - 1).astype(np.float32)
+    x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
+    colors = np.zeros((ys.size, 3), np.float32)
+    found = np.zeros(ys.size, bool)
+    for radius in FG_RADII:  # sums are sampled at the soft pixels only, then divided there
+        box = (2 * max(1, round(radius * scale)) + 1,) * 2
+        den = _bilinear(cv2.boxFilter(weight, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT), y, x)
+        num = _bilinear(cv2.boxFilter(weighted, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT), y, x)
+        use = (den > 1e-3) & ~found
+        colors[use] = num[use] / den[use][:, None]
+        found |= use
+    return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
 
 
-def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """RGB whose semi-transparent pixels hold the nearby subject's colour, not the background's mix."""
-    soft = (alpha > 1 / 255) & (alpha < 254 / 255)
-    rows = np.flatnonzero(soft.any(axis=1))
-    out = rgb.copy()
-    if rows.size == 0:
-        return out
-    margin = sum(FG_RADII) * 2
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
-    for start in range(top, bottom, STRIP_ROWS):
-        stop = min(start + STRIP_ROWS, bottom)
-        lo, hi = max(0, start - margin), min(rgb.shape[0], stop + margin)
-        fg = _estimate_strip(rgb[lo:hi], alpha[lo:hi])[start - lo:stop - lo]
-        region = soft[start:stop]
-        out[start:stop][region] = fg[region]
-    return out
+def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a 2-D or 3-D array at in-range float coordinates."""
+    height, width = image.shape[:2]
+    y0, x0 = y.astype(np.intp), x.astype(np.intp)
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    fy, fx = y - y0, x - x0
+    if image.ndim == 3:
+        fy, fx = fy[:, None], fx[:, None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int] | None) -> np.ndarray:
     """RGBA (or RGB when the background is opaque) uint8 pixels ready to encode."""
-    fg = estimate_foreground(rgb, alpha)
+    a8 = to_uint8(alpha)
+    ys, xs, colors = edge_colors(rgb, a8)
     if bg_color is None:
-        a8 = (alpha * 255.0 + 0.5).astype(np.uint8)
-        fg[a8 == 0] = 0  # fully transparent pixels carry no stray colour
-        return np.dstack([fg, a8])
+        fg = rgb.copy()
+        fg[ys, xs] = colors
+        return _rgba(fg, a8)
+    fg = rgb.copy()
+    fg[ys, xs] = colors
     color = np.array(bg_color[:3], np.float32)
     bg_a = bg_color[3] / 255.0
     a = alpha[:, :, None]
@@ -63,6 +81,10 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
     rgb8 = (rgb_out + 0.5).astype(np.uint8)
     if bg_color[3] == 255:
         return rgb8
-    a8 = (out_a[:, :, 0] * 255.0 + 0.5).astype(np.uint8)
-    rgb8[a8 == 0] = 0
-    return np.dstack([rgb8, a8])
+    return _rgba(rgb8, to_uint8(out_a[:, :, 0]))
+
+
+def _rgba(rgb: np.ndarray, a8: np.ndarray) -> np.ndarray:
+    """RGBA pixels whose fully transparent ones are zeroed (no stray colour, smaller files)."""
+    rgba = cv2.merge((*cv2.split(rgb), a8))
+    return cv2.bitwise_and(rgba, rgba, mask=a8)
