@@ -326,6 +326,16 @@ def main() -> None:
                                                closed_loop(server, inputs[1024], 4, 16))
         finally:
             server.stop()
+    big = make_inputs([4096], 2)[4096]
+    server = ours(1, settings.ort_threads)
+    try:
+        server.start(probe)
+        master_rss = tree_rss(server.proc.pid) - sum(
+            tree_rss(int(c)) for c in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+            .read_text().split())
+        one_worker = closed_loop(server, big, 1, 4)
+    finally:
+        server.stop()
     server = ours(settings.web_concurrency, settings.ort_threads)
     try:
         server.start(probe)
@@ -381,6 +391,11 @@ def main() -> None:
     for name, (one, four) in layouts.items():
         lines.append(f"| {name} | {one.throughput:.2f} | {one.p50:.2f} | {four.throughput:.2f} | {four.p50:.2f} "
                      f"| {four.peak_rss / 2**20:.0f} |")
+    lines += ["", "## One worker on 4096 px photos", "",
+              f"WEB_CONCURRENCY=1, ORT_THREADS={settings.ort_threads}: peak RSS of the whole tree "
+              f"{one_worker.peak_rss / 2**20:.0f} MB, of which the gunicorn master holds about "
+              f"{master_rss / 2**20:.0f} MB, so one worker peaks near "
+              f"{(one_worker.peak_rss - master_rss) / 2**20:.0f} MB; p50 {one_worker.p50:.2f} s."]
     lines += ["", f"## Memory over a long run (ours, 512 px, concurrency 2, {soak} requests after warm-up)", "",
               f"RSS of the server tree: {before / 2**20:.0f} MB before, {after / 2**20:.0f} MB after "
               f"({(after - before) / max(before, 1):+.1%}); peak {soak_run.peak_rss / 2**20:.0f} MB; "
