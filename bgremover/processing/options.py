@@ -9,8 +9,10 @@ from dataclasses import dataclass, field, replace
 from bgremover.errors import InvalidOption
 from bgremover.processing.presets import PRESETS
 
-FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "JPG": "JPEG", "WEBP": "WEBP"}
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 REFINE_LEVELS = ("none", "standard", "high")
+_REFINE = {level: level for level in REFINE_LEVELS}
+_PRESETS = {name: name for name in PRESETS}
 DEFAULT_QUALITY = {"PNG": 100, "JPEG": 90, "WEBP": 90}
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off"}
@@ -94,13 +96,12 @@ def parse_color(name: str, value: object) -> tuple[int, int, int, int]:
     return r, g, b, a
 
 
-def _choice(name: str, value: object, choices: Mapping[str, str] | tuple[str, ...], upper: bool) -> str:
-    key = value.strip().upper() if upper and isinstance(value, str) else value
-    key = key.strip().lower() if not upper and isinstance(key, str) else key
-    if not isinstance(key, str) or key not in choices:
-        listed = ", ".join(dict.fromkeys(choices.values() if isinstance(choices, Mapping) else choices))
-        raise _invalid(name, f"one of {listed}", value)
-    return choices[key] if isinstance(choices, Mapping) else key
+def _choice(name: str, value: object, choices: Mapping[str, str]) -> str:
+    """The canonical value for a case-insensitive choice (keys are lower case)."""
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key not in choices:
+        raise _invalid(name, f"one of {', '.join(dict.fromkeys(choices.values()))}", value)
+    return choices[key]
 
 
 def parse_options(raw: Mapping[str, object], *, default_model: str | None = None) -> Options:
@@ -109,12 +110,12 @@ def parse_options(raw: Mapping[str, object], *, default_model: str | None = None
     values: dict[str, object] = {}
     preset = None
     if "preset" in given:
-        preset = _choice("preset", given["preset"], tuple(PRESETS), upper=False)
+        preset = _choice("preset", given["preset"], _PRESETS)
         p = PRESETS[preset]
         values.update(format=p.format, quality=p.quality, max_width=p.max_width, max_height=p.max_height)
     for name, value in given.items():
         if name == "format":
-            values[name] = _choice(name, value, FORMATS, upper=True)
+            values[name] = _choice(name, value, FORMATS)
         elif name == "quality":
             values[name] = parse_int(name, value, 10, 100)
         elif name in ("max_width", "max_height"):
@@ -126,7 +127,7 @@ def parse_options(raw: Mapping[str, object], *, default_model: str | None = None
         elif name == "bg_color":
             values[name] = parse_color(name, value)
         elif name == "refine":
-            values[name] = _choice(name, value, REFINE_LEVELS, upper=False)
+            values[name] = _choice(name, value, _REFINE)
         elif name == "model":
             if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9_.-]{1,64}", value.strip()):
                 raise _invalid(name, "an installed model name", value)

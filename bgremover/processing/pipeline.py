@@ -125,4 +125,4 @@ def _trim_and_fit(rgb: np.ndarray, alpha: np.ndarray, options: Options) -> tuple
             left, top, right, bottom = box
             rgb, alpha = rgb[top:bottom, left:right], alpha[top:bottom, left:right]
     size = geometry.fit_size(rgb.shape[1], rgb.shape[0], options.max_width, options.max_height)
-    return geometry.resize(rgb, size), np.clip(geometry.resize(alpha, size), 0.0, 1.0)
+    return geometry.resize(rgb, size), geometry.resize(alpha, size)  # area averaging stays within [0, 1]
