@@ -30,9 +30,11 @@ def clean(mask: np.ndarray) -> np.ndarray:
     limit = SPECK_FRACTION * height * width
     fg = (mask >= 0.5).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if count > 2:  # never remove the only subject, however small
-        speck = stats[:, cv2.CC_STAT_AREA] < limit
-        speck[0] = False
+    if count > 2:
+        areas = stats[:, cv2.CC_STAT_AREA]
+        speck = areas < limit
+        speck[0] = False  # label 0 is the background
+        speck[1 + int(np.argmax(areas[1:]))] = False  # never remove the largest subject, however small
         out[speck[labels]] = 0.0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(1 - fg, connectivity=4)
     x, y, w, h, area = (stats[:, i] for i in range(5))

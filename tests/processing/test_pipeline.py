@@ -162,3 +162,14 @@ def test_unknown_model_is_a_400_and_unloaded_known_model_a_503(engine, photo_byt
         run(engine, photo_bytes, model="nope")
     with pytest.raises(ModelNotReady):
         run(engine, photo_bytes, model="u2net")
+
+
+def test_clean_keeps_the_largest_blob_when_all_are_small():
+    from bgremover.processing.refine import clean
+
+    mask = np.zeros((320, 320), np.float32)
+    mask[10:13, 10:13] = 1.0  # 9 px blobs: each under the speck limit (0.1% of 102400 = 102 px)
+    mask[100:103, 100:103] = 1.0
+    mask[200:204, 200:204] = 1.0  # 16 px: the largest
+    out = clean(mask)
+    assert out[201, 201] == 1.0 and out[11, 11] == 0.0 and out[101, 101] == 0.0
