@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.limiter_storage_uri,
         RATELIMIT_STORAGE_OPTIONS={"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
-        if settings.limiter_storage_uri.startswith("redis") else {},
+        if settings.limiter_storage_uri.startswith("redis")
+        else {},
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
@@ -59,10 +60,24 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
     limiter.init_app(app)
-    cors.init_app(app, origins=settings.cors_origins, expose_headers=[
-        "X-Request-ID", "X-Optimization-Used", "X-Original-Size", "X-Optimized-Size", "X-Processing-Time-Ms",
-        "X-Image-Width", "X-Image-Height", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-        "Retry-After", "Content-Disposition"])
+    cors.init_app(
+        app,
+        origins=settings.cors_origins,
+        expose_headers=[
+            "X-Request-ID",
+            "X-Optimization-Used",
+            "X-Original-Size",
+            "X-Optimized-Size",
+            "X-Processing-Time-Ms",
+            "X-Image-Width",
+            "X-Image-Height",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "Retry-After",
+            "Content-Disposition",
+        ],
+    )
     errors.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -40,8 +40,15 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Folder for the results")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder for the results",
+)
 @click.option("--format", "fmt", help="PNG, JPEG (JPG) or WEBP [default: PNG]")
 @click.option("--quality", help="10-100; for PNG below 100 means a palette")
 @click.option("--max-width", help="Downscale to at most this width (100-4000)")
@@ -71,8 +78,11 @@ def remove(paths: tuple[Path, ...], out_dir: Path, fmt: str | None, **raw: objec
         registry.load(options.model or settings.model_name)
     except ModelUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(registry, settings.model_name,
-                    Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels))
+    engine = Engine(
+        registry,
+        settings.model_name,
+        Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels),
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)

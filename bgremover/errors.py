@@ -11,9 +11,7 @@ class BgRemoverError(Exception):
     message: str = "Internal error"
     hint: str = "Try again later; if it persists, contact the operator"
 
-    def __init__(
-        self, message: str | None = None, *, hint: str | None = None, details: str | None = None
-    ) -> None:
+    def __init__(self, message: str | None = None, *, hint: str | None = None, details: str | None = None) -> None:
         self.message = message or type(self).message
         self.hint = hint or type(self).hint
         self.details = details

@@ -29,9 +29,7 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     """Every setting of the service, read from the environment (and `.env`) with these defaults."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
     host: str = Field("127.0.0.1", description="Address the server listens on")
     port: int = Field(5001, ge=1, le=65535, description="Port the server listens on")
@@ -44,9 +42,7 @@ class Settings(BaseSettings):
     max_content_length: int = Field(16 * MiB, ge=1024, description="Largest request body in bytes")
     min_image_side: int = Field(50, ge=1, description="Smallest accepted image side in pixels")
     max_image_side: int = Field(4096, ge=100, description="Largest accepted image side in pixels")
-    max_image_pixels: int = Field(
-        4096 * 4096, ge=10_000, description="Largest accepted width × height"
-    )
+    max_image_pixels: int = Field(4096 * 4096, ge=10_000, description="Largest accepted width × height")
     ratelimit_enabled: bool = Field(True, description="Per-IP rate limiting on or off")
     rate_limit_remove_bg_per_hour: int = Field(10, ge=1, description="/remove-background per IP")
     rate_limit_preview_per_hour: int = Field(20, ge=1, description="/remove-background-preview")
@@ -63,13 +59,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="IPs or networks that may read /metrics (comma-separated)",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        "INFO", description="Log level"
-    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="Log level")
     log_file: Path | None = Field(None, description="Also write JSON logs to this file")
-    web_concurrency: int = Field(
-        default_factory=_cores, ge=1, le=64, description="gunicorn worker processes"
-    )
+    web_concurrency: int = Field(default_factory=_cores, ge=1, le=64, description="gunicorn worker processes")
     ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per worker")
 
     @field_validator("log_level", mode="before")

@@ -63,8 +63,22 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
@@ -87,8 +101,14 @@ class AppServer:
 
     def __init__(self, env: dict[str, str], workdir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": "1",
-                    "PROMETHEUS_MULTIPROC_DIR": "", **env}
+        self.env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": "1",
+            "PROMETHEUS_MULTIPROC_DIR": "",
+            **env,
+        }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR")
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
@@ -101,8 +121,14 @@ class AppServer:
     def start(self, timeout: float = 60) -> AppServer:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([gunicorn, "-c", str(ROOT / "gunicorn.conf.py")], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [gunicorn, "-c", str(ROOT / "gunicorn.conf.py")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for(lambda: requests.get(f"{self.url}/health/ready", timeout=1).ok, timeout, "gunicorn")
         return self
 
@@ -126,16 +152,42 @@ class NginxServer:
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.http_port, self.https_port = free_port(), free_port()
         self.cert, self.key = self.dir / "cert.pem", self.dir / "key.pem"
-        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                        "/CN=localhost", "-keyout", str(self.key), "-out", str(self.cert)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                str(self.key),
+                "-out",
+                str(self.cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
         sys.path.insert(0, str(ROOT / "nginx"))
         from render import render
 
         self.access_log = self.dir / "access.log"
-        (self.dir / "site.conf").write_text(render(
-            upstreams, server_name="localhost", http_port=self.http_port, https_port=self.https_port,
-            tls_cert=str(self.cert), tls_key=str(self.key), max_body=max_body, access_log=str(self.access_log)))
+        (self.dir / "site.conf").write_text(
+            render(
+                upstreams,
+                server_name="localhost",
+                http_port=self.http_port,
+                https_port=self.https_port,
+                tls_cert=str(self.cert),
+                tls_key=str(self.key),
+                max_body=max_body,
+                access_log=str(self.access_log),
+            )
+        )
         user = "user root;\n" if os.geteuid() == 0 else ""
         tmp = self.dir / "tmp"
         (self.dir / "nginx.conf").write_text(
@@ -144,7 +196,8 @@ class NginxServer:
             "http {\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
             f"  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
             f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
-            f"  include {self.dir / 'site.conf'};\n}}\n")
+            f"  include {self.dir / 'site.conf'};\n}}\n"
+        )
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -152,12 +205,19 @@ class NginxServer:
         return f"https://localhost:{self.https_port}"
 
     def check_config(self) -> subprocess.CompletedProcess:
-        return subprocess.run([self.binary, "-t", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [self.binary, "-t", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     def start(self) -> NginxServer:
-        self.proc = subprocess.Popen([self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
-                                      "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         wait_for(lambda: requests.get(f"{self.url}/static/style.css", verify=False, timeout=1).ok, 15, "nginx")
         return self
 

@@ -10,16 +10,19 @@ from PIL import Image
 
 
 def bgremover(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bgremover.cli", *args], capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bgremover.cli", *args], capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_folder_with_a_broken_file(tmp_path, data_dir):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     shutil.copy(data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg", src / "car.jpg")
-    shutil.copy(data_dir / "duts-te-150" / "images" / sorted((data_dir / "duts-te-150" / "images").iterdir())[0].name,
-                src / "sub" / "photo.jpg")
+    shutil.copy(
+        data_dir / "duts-te-150" / "images" / sorted((data_dir / "duts-te-150" / "images").iterdir())[0].name,
+        src / "sub" / "photo.jpg",
+    )
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     (src / "notes.txt").write_text("not an image, and not picked up by folder expansion")
     done = bgremover("remove", str(src), "-o", str(tmp_path / "out"), "--format", "webp", "--max-width", "200")
@@ -32,8 +35,17 @@ def test_folder_with_a_broken_file(tmp_path, data_dir):
 
 
 def test_single_file_success_exit_code(tmp_path, data_dir):
-    done = bgremover("remove", str(data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg"), "-o", str(tmp_path),
-                     "--trim", "--bg-color", "#fff", "--format", "jpg")
+    done = bgremover(
+        "remove",
+        str(data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg"),
+        "-o",
+        str(tmp_path),
+        "--trim",
+        "--bg-color",
+        "#fff",
+        "--format",
+        "jpg",
+    )
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "car-1-no-bg.jpg").format == "JPEG"
 

@@ -17,10 +17,16 @@ def test_defaults_match_the_spec():
     assert s.limiter_storage_uri == "memory://"
 
 
-@pytest.mark.parametrize("env,name", [({"PORT": "http"}, "PORT"), ({"ORT_THREADS": "0"}, "ORT_THREADS"),
-                                      ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-                                      ({"METRICS_ALLOWED_IPS": "not-an-ip"}, "METRICS_ALLOWED_IPS"),
-                                      ({"RATELIMIT_ENABLED": "perhaps"}, "RATELIMIT_ENABLED")])
+@pytest.mark.parametrize(
+    "env,name",
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"ORT_THREADS": "0"}, "ORT_THREADS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"METRICS_ALLOWED_IPS": "not-an-ip"}, "METRICS_ALLOWED_IPS"),
+        ({"RATELIMIT_ENABLED": "perhaps"}, "RATELIMIT_ENABLED"),
+    ],
+)
 def test_invalid_settings_name_the_setting(monkeypatch, env, name):
     for key, value in env.items():
         monkeypatch.setenv(key, value)

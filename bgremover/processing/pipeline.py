@@ -105,9 +105,16 @@ class Engine:
                     pixels = compose.compose(pixels[:, :, :3], pixels[:, :, 3] / 255.0, WHITE)
         with stage("encode"):
             out = encode.encode(pixels, options.format, options.effective_quality)
-        return Result(data=out, format=options.format, width=pixels.shape[1], height=pixels.shape[0],
-                      input_size=len(data), input_format=image.format, options=options,
-                      timings_ms=timings)
+        return Result(
+            data=out,
+            format=options.format,
+            width=pixels.shape[1],
+            height=pixels.shape[0],
+            input_size=len(data),
+            input_format=image.format,
+            options=options,
+            timings_ms=timings,
+        )
 
 
 def _flatten_for_model(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

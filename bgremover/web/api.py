@@ -77,8 +77,13 @@ def read_file() -> Response:
     if "path" not in body:
         raise InvalidOption("Missing parameter 'path'", hint="Send the file's path relative to READ_FILE_DIR")
     data, mimetype = readfile.read_image(settings.read_file_dir, body["path"], settings.max_content_length)
-    return jsonify(success=True, image=base64.b64encode(data).decode("ascii"), mimetype=mimetype,
-                   size=len(data), filename=PurePath(str(body["path"])).name)
+    return jsonify(
+        success=True,
+        image=base64.b64encode(data).decode("ascii"),
+        mimetype=mimetype,
+        size=len(data),
+        filename=PurePath(str(body["path"])).name,
+    )
 
 
 @bp.get("/api/presets")

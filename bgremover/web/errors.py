@@ -19,8 +19,7 @@ HINTS = {
     429: "Wait until the limit resets (see Retry-After) and try again",
 }
 MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "File too large", 429: "Rate limit exceeded"}
-CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-         429: "rate_limited"}
+CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}
 
 
 def error_response(status: int, body: dict[str, str]) -> Response:
@@ -33,8 +32,11 @@ def error_response(status: int, body: dict[str, str]) -> Response:
 
 def _from_http(exc: HTTPException) -> Response:
     status = exc.code or 500
-    body = {"error": MESSAGES.get(status, exc.name), "code": CODES.get(status, exc.name.lower().replace(" ", "_")),
-            "solution": HINTS.get(status, "Try again later")}
+    body = {
+        "error": MESSAGES.get(status, exc.name),
+        "code": CODES.get(status, exc.name.lower().replace(" ", "_")),
+        "solution": HINTS.get(status, "Try again later"),
+    }
     if exc.description:
         body["details"] = f"Limit: {exc.description}" if status == 429 else exc.description
     response = error_response(status, body)
@@ -49,8 +51,14 @@ def _from_ours(exc: BgRemoverError) -> Response:
 
 def _from_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", extra={"request_id": g.get("request_id")})
-    return error_response(500, {"error": "Internal error", "code": "internal_error",
-                                "solution": "Try again later; if it persists, report the request id"})
+    return error_response(
+        500,
+        {
+            "error": "Internal error",
+            "code": "internal_error",
+            "solution": "Try again later; if it persists, report the request id",
+        },
+    )
 
 
 def register(app: Flask) -> None:

@@ -54,15 +54,17 @@ def base64_image(body: Mapping[str, object], cap: int) -> bytes:
     if not isinstance(value, str):
         raise InvalidOption("Invalid parameter 'image': expected a base64 string", hint="Send a base64 string")
     match = DATA_URL.match(value)
-    payload = value[match.end():] if match else value
+    payload = value[match.end() :] if match else value
     payload = "".join(payload.split())  # line breaks from base64 tools are allowed
     if len(payload) * 3 // 4 > cap:
         raise PayloadTooLarge(details=f"The decoded image would exceed {cap} bytes")
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidOption("Invalid parameter 'image': not valid base64",
-                            hint="Encode the file with standard base64 (A-Z, a-z, 0-9, +, /, = padding)") from None
+        raise InvalidOption(
+            "Invalid parameter 'image': not valid base64",
+            hint="Encode the file with standard base64 (A-Z, a-z, 0-9, +, /, = padding)",
+        ) from None
     if not data:
         raise InvalidOption("Parameter 'image' is empty", hint="Send a non-empty image")
     return data

@@ -18,17 +18,28 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 access_log = logging.getLogger("bgremover.access")
 
 REQUESTS = Counter("bgremover_requests_total", "HTTP requests", ["endpoint", "method", "status"])
-LATENCY = Histogram("bgremover_request_duration_seconds", "Request latency", ["endpoint", "status"],
-                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32))
-STAGES = Histogram("bgremover_stage_seconds", "Time per processing stage", ["stage"],
-                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4))
-INFERENCE = Histogram("bgremover_model_inference_seconds", "Model inference time", ["model"],
-                      buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 4))
+LATENCY = Histogram(
+    "bgremover_request_duration_seconds",
+    "Request latency",
+    ["endpoint", "status"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32),
+)
+STAGES = Histogram(
+    "bgremover_stage_seconds",
+    "Time per processing stage",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4),
+)
+INFERENCE = Histogram(
+    "bgremover_model_inference_seconds",
+    "Model inference time",
+    ["model"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 4),
+)
 BYTES_IN = Counter("bgremover_bytes_in_total", "Request body bytes", ["endpoint"])
 BYTES_OUT = Counter("bgremover_bytes_out_total", "Response body bytes", ["endpoint"])
 RATE_LIMITED = Counter("bgremover_rate_limited_total", "Requests refused by a rate limit", ["endpoint"])
-WORKER_RSS = Gauge("bgremover_worker_peak_rss_bytes", "Peak resident memory of the worker",
-                   multiprocess_mode="max")
+WORKER_RSS = Gauge("bgremover_worker_peak_rss_bytes", "Peak resident memory of the worker", multiprocess_mode="max")
 
 
 def setup_logging(level: str, log_file: Path | None) -> None:
@@ -74,10 +85,18 @@ def _finish(response: Response) -> Response:
         RATE_LIMITED.labels(endpoint).inc()
     rss = peak_rss_bytes()
     WORKER_RSS.set(rss)
-    record = {"request_id": g.get("request_id"), "method": request.method, "route": endpoint,
-              "path": request.path, "status": status, "client": request.remote_addr,
-              "bytes_in": bytes_in, "bytes_out": bytes_out, "duration_ms": round(elapsed * 1000, 1),
-              "peak_rss_mb": round(rss / 2**20, 1)}
+    record = {
+        "request_id": g.get("request_id"),
+        "method": request.method,
+        "route": endpoint,
+        "path": request.path,
+        "status": status,
+        "client": request.remote_addr,
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "duration_ms": round(elapsed * 1000, 1),
+        "peak_rss_mb": round(rss / 2**20, 1),
+    }
     result = g.get("result")
     if result is not None:
         record["stages_ms"] = result.timings_ms

@@ -23,8 +23,7 @@ def _redis_check() -> dict[str, object] | None:
     if settings.limiter_storage_uri.startswith("memory://"):
         return None
     reachable = bool(limiter.storage and limiter.storage.check())
-    return {"status": "ok" if reachable else "down",
-            "fallback": "in-process limits" if not reachable else None}
+    return {"status": "ok" if reachable else "down", "fallback": "in-process limits" if not reachable else None}
 
 
 @bp.get("/health")

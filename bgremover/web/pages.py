@@ -13,8 +13,10 @@ from bgremover.processing.presets import PRESETS
 bp = Blueprint("pages", __name__)
 
 # The page loads nothing from elsewhere and runs no inline script or style.
-CSP = ("default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 
 @cache
@@ -33,8 +35,9 @@ def static_url(filename: str) -> str:
 def index() -> Response:
     """The upload page (a plain form that also works without JavaScript)."""
     settings = current_app.config["SETTINGS"]
-    html = render_template("index.html", presets=PRESETS, max_mb=settings.max_content_length // 2**20,
-                           max_side=settings.max_image_side)
+    html = render_template(
+        "index.html", presets=PRESETS, max_mb=settings.max_content_length // 2**20, max_side=settings.max_image_side
+    )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -40,9 +40,20 @@ def test_empty_file(client):
     assert_error(client.post("/remove-background", data=upload(b"")), 400, mention="'file'")
 
 
-@pytest.mark.parametrize("field,value", [("format", "gif"), ("quality", "150"), ("max_width", "10"),
-                                         ("bg_color", "chartreuse"), ("trim", "perhaps"), ("refine", "ultra"),
-                                         ("preset", "poster"), ("trim_padding", "x"), ("model", "nope")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("format", "gif"),
+        ("quality", "150"),
+        ("max_width", "10"),
+        ("bg_color", "chartreuse"),
+        ("trim", "perhaps"),
+        ("refine", "ultra"),
+        ("preset", "poster"),
+        ("trim_padding", "x"),
+        ("model", "nope"),
+    ],
+)
 def test_bad_option_is_400_naming_it(client, photo_bytes, field, value):
     r = client.post("/remove-background-preview", data=upload(photo_bytes, **{field: value}))
     assert_error(r, 400, mention=f"'{field}'")
@@ -57,8 +68,9 @@ def test_truncated_image_is_422(client, photo_bytes):
 
 
 def test_huge_dimensions_are_422_from_the_header(client):
-    body = assert_error(client.post("/remove-background", data=upload(png_header(100_000, 100_000))), 422,
-                        "image_too_large")
+    body = assert_error(
+        client.post("/remove-background", data=upload(png_header(100_000, 100_000))), 422, "image_too_large"
+    )
     assert body["details"] == "Got 100000x100000"
 
 
@@ -68,8 +80,7 @@ def test_too_small_is_422(client):
 
 def test_body_over_the_cap_is_413_from_the_declared_length(make_app):
     client = make_app(max_content_length=100_000).test_client()
-    r = client.post("/remove-background", data=b"x" * 100_001,
-                    content_type="multipart/form-data; boundary=zzz")
+    r = client.post("/remove-background", data=b"x" * 100_001, content_type="multipart/form-data; boundary=zzz")
     assert_error(r, 413, "payload_too_large")
 
 
@@ -87,10 +98,16 @@ def test_base64_decoded_size_is_checked_before_decoding(monkeypatch):
         inputs.base64_image({"image": "A" * 1336}, cap=1000)  # 1336 × 3/4 = 1002 bytes > 1000
 
 
-@pytest.mark.parametrize("body,mention", [
-    ({}, "'image'"), ({"image": ""}, "'image'"), ({"image": 12}, "'image'"), ({"image": "@@@notbase64"}, "'image'"),
-    ({"image": "data:image/png;base64,???"}, "'image'"),
-])
+@pytest.mark.parametrize(
+    "body,mention",
+    [
+        ({}, "'image'"),
+        ({"image": ""}, "'image'"),
+        ({"image": 12}, "'image'"),
+        ({"image": "@@@notbase64"}, "'image'"),
+        ({"image": "data:image/png;base64,???"}, "'image'"),
+    ],
+)
 def test_base64_bad_bodies(client, body, mention):
     assert_error(client.post("/remove-background-base64", json=body), 400, mention=mention)
 
@@ -114,14 +131,18 @@ def test_404_and_405_are_json(client):
 
 
 def test_unloaded_model_is_503(client, photo_bytes):
-    assert_error(client.post("/remove-background-preview", data=upload(photo_bytes, model="u2net")), 503,
-                 "model_not_ready")
+    assert_error(
+        client.post("/remove-background-preview", data=upload(photo_bytes, model="u2net")), 503, "model_not_ready"
+    )
 
 
 def test_unexpected_exception_is_a_json_500_without_details(make_app, photo_bytes, monkeypatch):
     app = make_app()
-    monkeypatch.setattr(app.extensions["bgremover"].engine, "process",
-                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("/secret/path in message")))
+    monkeypatch.setattr(
+        app.extensions["bgremover"].engine,
+        "process",
+        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("/secret/path in message")),
+    )
     r = app.test_client().post("/remove-background", data=upload(photo_bytes))
     body = assert_error(r, 500, "internal_error")
     assert "secret" not in r.get_data(as_text=True) and "details" not in body

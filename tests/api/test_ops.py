@@ -37,9 +37,15 @@ def test_metrics_only_for_allowed_ips(client, photo_bytes):
     r = client.get("/metrics")
     text = r.get_data(as_text=True)
     assert r.status_code == 200 and r.mimetype == "text/plain"
-    for name in ("bgremover_requests_total", "bgremover_request_duration_seconds_bucket", "bgremover_stage_seconds",
-                 "bgremover_model_inference_seconds", "bgremover_bytes_in_total", "bgremover_bytes_out_total",
-                 "bgremover_worker_peak_rss_bytes"):
+    for name in (
+        "bgremover_requests_total",
+        "bgremover_request_duration_seconds_bucket",
+        "bgremover_stage_seconds",
+        "bgremover_model_inference_seconds",
+        "bgremover_bytes_in_total",
+        "bgremover_bytes_out_total",
+        "bgremover_worker_peak_rss_bytes",
+    ):
         assert name in text
     assert 'endpoint="/remove-background",method="POST",status="200"' in text
     r = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
@@ -55,8 +61,12 @@ def test_metrics_allowed_network(make_app):
 def test_openapi_is_valid_and_covers_every_route(client, app):
     doc = client.get("/openapi.json").get_json()
     validate(doc)
-    routes = {(rule.rule, method.lower()) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (rule.rule, method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     documented = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert routes == documented
     props = doc["paths"]["/remove-background-preview"]["post"]["requestBody"]["content"]["multipart/form-data"]

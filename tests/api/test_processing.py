@@ -55,8 +55,10 @@ def test_preview_json(client, photo_bytes):
 def test_base64_plain_and_data_url(client, photo_bytes):
     encoded = base64.b64encode(photo_bytes).decode()
     for image in (encoded, f"data:image/jpeg;base64,{encoded}"):
-        r = client.post("/remove-background-base64", json={"image": image, "format": "jpeg", "quality": 60,
-                                                           "max_width": 240, "trim": True, "bg_color": "#123"})
+        r = client.post(
+            "/remove-background-base64",
+            json={"image": image, "format": "jpeg", "quality": 60, "max_width": 240, "trim": True, "bg_color": "#123"},
+        )
         assert r.status_code == 200, r.get_json()
         body = r.get_json()
         out = decode_output(base64.b64decode(body["image"]))
@@ -83,8 +85,13 @@ def test_every_input_format(client, photo_bytes):
 def test_presets_endpoint(client):
     presets = client.get("/api/presets").get_json()
     assert set(presets) == {"web", "social", "email", "thumbnail", "mobile", "desktop", "max_compression", "print"}
-    assert presets["thumbnail"] == {"format": "WEBP", "quality": 60, "max_width": 300, "max_height": 300,
-                                    "description": presets["thumbnail"]["description"]}
+    assert presets["thumbnail"] == {
+        "format": "WEBP",
+        "quality": 60,
+        "max_width": 300,
+        "max_height": 300,
+        "description": presets["thumbnail"]["description"],
+    }
     assert presets["print"]["max_width"] is None
 
 

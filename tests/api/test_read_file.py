@@ -47,10 +47,30 @@ def test_a_real_image_is_returned_exactly(rf_client, photo_bytes):
         assert body["filename"] == path.split("/")[-1]
 
 
-REFUSED = ["../secret.jpg", "../images-private/secret.jpg", "/etc/passwd", "/proc/self/environ",
-           "%2e%2e/secret.jpg", "..%2fsecret.jpg", "sub/../../secret.jpg", "car.jpg\x00.png", "link.jpg",
-           "linkdir/secret.jpg", "fifo.jpg", "sub", "sub/", "", ".", "notes.txt", "big.jpg", "missing.jpg",
-           "sub//car2.jpg", "./car.jpg", "sub\\car2.jpg", "a" * 5000]
+REFUSED = [
+    "../secret.jpg",
+    "../images-private/secret.jpg",
+    "/etc/passwd",
+    "/proc/self/environ",
+    "%2e%2e/secret.jpg",
+    "..%2fsecret.jpg",
+    "sub/../../secret.jpg",
+    "car.jpg\x00.png",
+    "link.jpg",
+    "linkdir/secret.jpg",
+    "fifo.jpg",
+    "sub",
+    "sub/",
+    "",
+    ".",
+    "notes.txt",
+    "big.jpg",
+    "missing.jpg",
+    "sub//car2.jpg",
+    "./car.jpg",
+    "sub\\car2.jpg",
+    "a" * 5000,
+]
 
 
 @pytest.mark.parametrize("path", REFUSED)

@@ -38,9 +38,14 @@ def stack(tmp_path_factory, data_dir):
     served.mkdir()
     (served / "car.jpg").write_bytes((data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg").read_bytes())
     redis = RedisServer(work).start()
-    env = {"REDIS_URL": redis.url, "TRUSTED_PROXY_HOPS": "1", "READ_FILE_DIR": str(served),
-           "RATE_LIMIT_READ_FILE_PER_HOUR": "4", "RATE_LIMIT_PREVIEW_PER_HOUR": "100000",
-           "RATE_LIMIT_REMOVE_BG_PER_HOUR": "100000"}
+    env = {
+        "REDIS_URL": redis.url,
+        "TRUSTED_PROXY_HOPS": "1",
+        "READ_FILE_DIR": str(served),
+        "RATE_LIMIT_READ_FILE_PER_HOUR": "4",
+        "RATE_LIMIT_PREVIEW_PER_HOUR": "100000",
+        "RATE_LIMIT_REMOVE_BG_PER_HOUR": "100000",
+    }
     nodes = [AppServer(env, work) for _ in range(2)]
     nginx = NginxServer(work, [f"127.0.0.1:{n.port}" for n in nodes])
     try:
@@ -116,8 +121,13 @@ def test_rate_limit_is_global_across_nodes_and_spoofing_does_not_help(stack):
 
 
 def test_body_over_the_limit_gets_nginx_413_as_json(stack):
-    r = https(stack, "POST", "/remove-background", data=b"\0" * (20 * 1024 * 1024),
-              headers={"Content-Type": "application/octet-stream"})
+    r = https(
+        stack,
+        "POST",
+        "/remove-background",
+        data=b"\0" * (20 * 1024 * 1024),
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert r.status_code == 413 and r.headers["Content-Type"].startswith("application/json")
     body = r.json()
     assert body["code"] == "payload_too_large" and body["request_id"]
@@ -129,8 +139,10 @@ def test_slow_upload_does_not_hold_a_worker(stack, small_jpeg):
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     raw = socket.create_connection(("127.0.0.1", stack["nginx"].https_port))
     slow = ctx.wrap_socket(raw, server_hostname="localhost")
-    slow.sendall(b"POST /remove-background HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/jpeg\r\n"
-                 b"Content-Length: 100000\r\n\r\n")
+    slow.sendall(
+        b"POST /remove-background HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Length: 100000\r\n\r\n"
+    )
     stop = threading.Event()
 
     def trickle():
@@ -170,8 +182,14 @@ def test_kill_a_worker_and_the_master_respawns_it(stack, small_jpeg):
     workers = subprocess.run(["pgrep", "-P", str(node.proc.pid)], capture_output=True, text=True).stdout.split()
     assert workers, "gunicorn master has no worker"
     os.kill(int(workers[0]), signal.SIGKILL)
-    wait_for(lambda: subprocess.run(["pgrep", "-P", str(node.proc.pid)], capture_output=True, text=True)
-             .stdout.split() not in ([], workers), 30, "a respawned worker")
+    wait_for(
+        lambda: (
+            subprocess.run(["pgrep", "-P", str(node.proc.pid)], capture_output=True, text=True).stdout.split()
+            not in ([], workers)
+        ),
+        30,
+        "a respawned worker",
+    )
     wait_for(lambda: requests.get(f"{node.url}/health/ready", timeout=2).ok, 30, "the new worker")
     r = requests.post(f"{node.url}/remove-background-preview", files={"file": ("p.jpg", small_jpeg)}, timeout=30)
     assert r.status_code == 200
@@ -202,15 +220,22 @@ def test_kill_9_a_node_under_load(stack, small_jpeg):
 
 
 def test_max_requests_recycling_under_load_loses_nothing(tmp_path, small_jpeg, stack):
-    node = AppServer({"GUNICORN_CMD_ARGS": "--max-requests 4 --max-requests-jitter 1", "WEB_CONCURRENCY": "2",
-                      "RATELIMIT_ENABLED": "false"}, tmp_path).start()
+    node = AppServer(
+        {
+            "GUNICORN_CMD_ARGS": "--max-requests 4 --max-requests-jitter 1",
+            "WEB_CONCURRENCY": "2",
+            "RATELIMIT_ENABLED": "false",
+        },
+        tmp_path,
+    ).start()
     try:
         results: list = []
 
         def hit():
             for _ in range(8):
-                r = requests.post(f"{node.url}/remove-background-preview", files={"file": ("p.jpg", small_jpeg)},
-                                  timeout=60)
+                r = requests.post(
+                    f"{node.url}/remove-background-preview", files={"file": ("p.jpg", small_jpeg)}, timeout=60
+                )
                 results.append(r.status_code)
 
         threads = [threading.Thread(target=hit) for _ in range(3)]

@@ -12,8 +12,15 @@ from tests.services import ROOT, free_port
 
 def start_gunicorn(env: dict[str, str]) -> subprocess.CompletedProcess:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    return subprocess.run([gunicorn, "-c", str(ROOT / "gunicorn.conf.py")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "PORT": str(free_port()), **env}, check=False)
+    return subprocess.run(
+        [gunicorn, "-c", str(ROOT / "gunicorn.conf.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PORT": str(free_port()), **env},
+        check=False,
+    )
 
 
 def test_invalid_setting_stops_the_start(tmp_path):
@@ -33,13 +40,23 @@ def test_compose_nginx_config_is_the_rendered_template():
     sys.path.insert(0, str(ROOT / "nginx"))
     from render import render
 
-    expected = render(["app:5001"], tls_cert="/etc/nginx/tls/cert.pem", tls_key="/etc/nginx/tls/key.pem",
-                      static_root="/srv/bgremover/static", access_log="/dev/stdout")
+    expected = render(
+        ["app:5001"],
+        tls_cert="/etc/nginx/tls/cert.pem",
+        tls_key="/etc/nginx/tls/key.pem",
+        static_root="/srv/bgremover/static",
+        access_log="/dev/stdout",
+    )
     assert (ROOT / "nginx" / "compose.conf").read_text() == expected
 
 
 def test_dockerfile_runs_the_tested_commands():
     text = (ROOT / "Dockerfile").read_text()
-    for command in ("pip install -r requirements.txt", "bgremover models fetch u2netp",
-                    'CMD ["gunicorn", "-c", "gunicorn.conf.py"]', "/health/ready", "USER bgremover"):
+    for command in (
+        "pip install -r requirements.txt",
+        "bgremover models fetch u2netp",
+        'CMD ["gunicorn", "-c", "gunicorn.conf.py"]',
+        "/health/ready",
+        "USER bgremover",
+    ):
         assert command in text

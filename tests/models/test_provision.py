@@ -73,10 +73,15 @@ def test_rembg_own_new_session_loads_the_provisioned_file_offline(settings):
     import subprocess
     import sys
 
-    env = {**os.environ, "U2NET_HOME": str(settings.u2net_home), "HTTPS_PROXY": "http://127.0.0.1:9",
-           "HTTP_PROXY": "http://127.0.0.1:9"}
+    env = {
+        **os.environ,
+        "U2NET_HOME": str(settings.u2net_home),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
     code = "from rembg import new_session; s = new_session('u2netp'); print(s.inner_session.get_inputs()[0].shape)"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[1, 3, 320, 320]" in done.stdout

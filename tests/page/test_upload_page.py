@@ -15,8 +15,16 @@ from tests.services import ROOT, AppServer, require_binary
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +40,10 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    node = AppServer({"RATE_LIMIT_PREVIEW_PER_HOUR": "1000", "RATE_LIMIT_REMOVE_BG_PER_HOUR": "1000"},
-                     tmp_path_factory.mktemp("page")).start()
+    node = AppServer(
+        {"RATE_LIMIT_PREVIEW_PER_HOUR": "1000", "RATE_LIMIT_REMOVE_BG_PER_HOUR": "1000"},
+        tmp_path_factory.mktemp("page"),
+    ).start()
     yield node
     node.stop()
 
@@ -130,8 +140,14 @@ def test_preset_and_background_colour_change_the_result(desktop, photo):
 
 
 def test_phone_width(chromium, server, photo):
-    session = Session(chromium, server.url, viewport={"width": 390, "height": 844}, is_mobile=True,
-                      has_touch=True, device_scale_factor=2)
+    session = Session(
+        chromium,
+        server.url,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     try:
         page = session.open()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -192,8 +208,15 @@ def test_queue_of_two_and_download_all(desktop, photo, data_dir):
 
 def test_keyboard_and_screen_reader_basics(desktop):
     page = desktop.open()
-    for field in ("Preset", "Format", "Edge refinement", "Width", "Height", "Margin (pixels)",
-                  "Compare original and result"):
+    for field in (
+        "Preset",
+        "Format",
+        "Edge refinement",
+        "Width",
+        "Height",
+        "Margin (pixels)",
+        "Compare original and result",
+    ):
         assert page.get_by_label(field, exact=True).count() == 1
     assert page.locator("#status[role=status][aria-live=polite]").count() == 1
     page.keyboard.press("Tab")

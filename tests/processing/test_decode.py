@@ -31,8 +31,12 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 def png_header(width: int, height: int) -> bytes:
     """A small PNG file whose header claims the given size (its pixel data is a few bytes)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"])
@@ -44,8 +48,10 @@ def test_each_allowed_format_decodes_by_content(fmt):
     assert decoded.rgb.shape == (80, 120, 3) and decoded.rgb.dtype == np.uint8
 
 
-@pytest.mark.parametrize("data", [b"", b"hello world, not an image", b"%PDF-1.7\n...", b"\x00" * 100,
-                                  b"<svg xmlns='http://www.w3.org/2000/svg'/>"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello world, not an image", b"%PDF-1.7\n...", b"\x00" * 100, b"<svg xmlns='http://www.w3.org/2000/svg'/>"],
+)
 def test_non_images_are_unsupported(data):
     with pytest.raises(UnsupportedFormat) as err:
         decode(data, LIMITS)

@@ -34,26 +34,54 @@ def test_format_aliases_and_case():
     assert parse_options({"format": "Webp"}).format == "WEBP"
 
 
-@pytest.mark.parametrize("text,value", [("true", True), ("1", True), ("YES", True), ("on", True),
-                                        ("false", False), ("0", False), ("no", False), ("Off", False)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("true", True),
+        ("1", True),
+        ("YES", True),
+        ("on", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("Off", False),
+    ],
+)
 def test_booleans(text, value):
     assert parse_options({"trim": text}).trim is value
     assert parse_options({"mask_only": value}).mask_only is value
 
 
-@pytest.mark.parametrize("text,rgba", [("#fff", (255, 255, 255, 255)), ("00ff00", (0, 255, 0, 255)),
-                                       ("#11223344", (0x11, 0x22, 0x33, 0x44))])
+@pytest.mark.parametrize(
+    "text,rgba", [("#fff", (255, 255, 255, 255)), ("00ff00", (0, 255, 0, 255)), ("#11223344", (0x11, 0x22, 0x33, 0x44))]
+)
 def test_colours(text, rgba):
     assert parse_options({"bg_color": text}).bg_color == rgba
 
 
-@pytest.mark.parametrize("raw", [
-    {"format": "gif"}, {"quality": "9"}, {"quality": "101"}, {"quality": "abc"}, {"quality": 50.5},
-    {"quality": True}, {"max_width": "99"}, {"max_height": "4001"}, {"preset": "huge"},
-    {"bg_color": "red"}, {"bg_color": "#12345"}, {"trim": "maybe"}, {"trim_padding": "-1"},
-    {"trim_padding": "501"}, {"refine": "max"}, {"mask_only": "2"}, {"model": "../etc/passwd"},
-    {"format": 5},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"format": "gif"},
+        {"quality": "9"},
+        {"quality": "101"},
+        {"quality": "abc"},
+        {"quality": 50.5},
+        {"quality": True},
+        {"max_width": "99"},
+        {"max_height": "4001"},
+        {"preset": "huge"},
+        {"bg_color": "red"},
+        {"bg_color": "#12345"},
+        {"trim": "maybe"},
+        {"trim_padding": "-1"},
+        {"trim_padding": "501"},
+        {"refine": "max"},
+        {"mask_only": "2"},
+        {"model": "../etc/passwd"},
+        {"format": 5},
+    ],
+)
 def test_bad_values_are_400s_naming_the_option(raw):
     (name,) = raw
     with pytest.raises(InvalidOption) as err:

@@ -82,7 +82,7 @@ def test_trim_crops_to_the_subject_plus_padding(engine, photo_bytes, padding):
     assert (result.width, result.height) == (expected_w, expected_h)
     alpha = alpha_of(result.data)
     if padding:
-        assert alpha[:padding // 2].max() <= 8 and alpha[:, :padding // 2].max() <= 8
+        assert alpha[: padding // 2].max() <= 8 and alpha[:, : padding // 2].max() <= 8
 
 
 def test_downscale_only_keeps_aspect_and_never_upscales(engine, photo_bytes):
@@ -142,7 +142,7 @@ def test_input_alpha_is_respected(engine, photo_bytes):
     arr[:, : arr.shape[1] // 2, 3] = 0  # left half already transparent
     alpha = alpha_of(run(engine, encode_image(Image.fromarray(arr), "PNG")).data)
     assert alpha[:, : arr.shape[1] // 2].max() == 0
-    assert alpha[:, arr.shape[1] // 2:].max() == 255
+    assert alpha[:, arr.shape[1] // 2 :].max() == 255
 
 
 def test_metadata_is_stripped(engine, photo_bytes):
