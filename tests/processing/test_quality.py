@@ -27,3 +27,18 @@ def test_standard_beats_the_raw_mask_on_duts(data_dir, registry):
     assert standard[0] < none[0] - 0.002, f"MAE standard {standard[0]:.4f} vs none {none[0]:.4f}"
     assert standard[1] >= none[1] - 0.005, f"IoU standard {standard[1]:.3f} vs none {none[1]:.3f}"
     assert standard[0] < 0.0514  # plain rembg's reference MAE on this set (data README)
+
+
+def test_high_beats_standard_on_hair_and_fur(data_dir, registry):
+    """`high` (an ensemble of views) must cut the alpha error on the alphamatting set, where edges are hard."""
+    model = registry.get("u2netp")
+    sad = {"standard": [], "high": []}
+    for image_path, mask_path in pairs(data_dir / "alphamatting-train-lowres", None):
+        rgb = decode(image_path.read_bytes(), Limits()).rgb
+        truth = np.asarray(Image.open(mask_path).convert("L"))
+        for level in sad:
+            alpha = refine.refine(rgb, segment.segment(rgb, model, refine=level), level)
+            sad[level].append(metrics(alpha, truth)[2])
+    standard, high = np.mean(sad["standard"]), np.mean(sad["high"])
+    assert len(sad["high"]) == 27
+    assert high < standard - 1.5, f"SAD high {high:.1f} vs standard {standard:.1f}"

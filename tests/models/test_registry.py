@@ -1,0 +1,34 @@
+"""The model registry's ensemble views and predictions (real u2netp session)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgremover.models.registry import ENSEMBLE_VIEWS, views
+
+
+def test_views_mirror_and_brighten_without_touching_the_input():
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    before = rgb.copy()
+    made = views(rgb)
+    assert len(made) == len(ENSEMBLE_VIEWS) == 3
+    assert np.array_equal(made[0][0], rgb) and made[0][1] is False
+    assert np.array_equal(made[1][0], rgb[:, ::-1]) and made[1][1] is True
+    brightened = made[2][0].astype(int)
+    assert (brightened >= rgb).all() and (brightened > rgb).mean() > 0.9  # gamma < 1 lifts mid-tones
+    assert np.array_equal(rgb, before)
+
+
+def test_ensemble_of_a_mirror_symmetric_scene_is_symmetric(registry, photo_bytes):
+    from bgremover.processing.decode import Limits, decode
+
+    rgb = decode(photo_bytes, Limits()).rgb
+    symmetric = np.concatenate([rgb, rgb[:, ::-1]], axis=1)
+    model = registry.get("u2netp")
+    single = model.predict(symmetric)
+    ensemble = model.predict(symmetric, ensemble=True)
+    assert ensemble.shape == single.shape == (320, 320) and ensemble.dtype == np.float32
+    assert ensemble.min() >= 0.0 and ensemble.max() <= 1.0
+    # the mirrored view is mapped back before averaging, so a symmetric input stays symmetric
+    assert np.abs(ensemble - ensemble[:, ::-1]).mean() <= np.abs(single - single[:, ::-1]).mean() + 1e-3
+    assert not np.array_equal(ensemble, single)
