@@ -8,6 +8,7 @@ import numpy as np
 FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far from the subject's core
 CORE_DEPTH = 3  # pixels inside the opaque edge where colours are taken as the subject's own
 COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampled at full size
+BAND_ROWS = 256  # a background colour is blended in bands of this many rows
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
@@ -68,23 +69,34 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
     a8 = to_uint8(alpha)
     ys, xs, colors = edge_colors(rgb, a8)
     if bg_color is None:
-        fg = rgb.copy()
-        fg[ys, xs] = colors
-        return _rgba(fg, a8)
-    fg = rgb.copy()
-    fg[ys, xs] = colors
+        rgba = np.empty((*a8.shape, 4), np.uint8)
+        rgba[:, :, :3] = rgb
+        rgba[:, :, 3] = a8
+        rgba[ys, xs, :3] = colors
+        return _clear_transparent(rgba)
+    out = np.empty((*a8.shape, 3 if bg_color[3] == 255 else 4), np.uint8)
+    for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands: bounded memory on big photos
+        rows = slice(top, top + BAND_ROWS)
+        _blend(rgb[rows], alpha[rows], bg_color, out[rows])
+    edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)  # the soft pixels again, with the subject's colours
+    _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
+    out[ys, xs] = edge[:, 0]
+    return out if out.shape[2] == 3 else _clear_transparent(out)
+
+
+def _blend(fg: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int], out: np.ndarray) -> None:
+    """Colours over a background colour (Porter-Duff "over"), written into `out` (RGB, or RGBA if translucent)."""
     color = np.array(bg_color[:3], np.float32)
     bg_a = bg_color[3] / 255.0
     a = alpha[:, :, None]
     out_a = a + bg_a * (1.0 - a)
     rgb_out = (fg * a + color * (bg_a * (1.0 - a))) / np.maximum(out_a, 1e-6)
-    rgb8 = (rgb_out + 0.5).astype(np.uint8)
-    if bg_color[3] == 255:
-        return rgb8
-    return _rgba(rgb8, to_uint8(out_a[:, :, 0]))
+    out[:, :, :3] = rgb_out + 0.5
+    if out.shape[2] == 4:
+        out[:, :, 3] = to_uint8(out_a[:, :, 0])
 
 
-def _rgba(rgb: np.ndarray, a8: np.ndarray) -> np.ndarray:
-    """RGBA pixels whose fully transparent ones are zeroed (no stray colour, smaller files)."""
-    rgba = cv2.merge((*cv2.split(rgb), a8))
-    return cv2.bitwise_and(rgba, rgba, mask=a8)
+def _clear_transparent(rgba: np.ndarray) -> np.ndarray:
+    """Zero the colour of fully transparent pixels, in place: no stray colour, and smaller files."""
+    np.copyto(rgba.view(np.uint32)[:, :, 0], 0, where=rgba[:, :, 3] == 0)
+    return rgba

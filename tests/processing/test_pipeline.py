@@ -27,9 +27,12 @@ def test_default_is_a_transparent_png_with_a_subject(engine, photo_bytes):
     assert set(result.timings_ms) == {"decode", "segment", "refine", "resize", "compose", "encode"}
 
 
-def test_fully_transparent_pixels_carry_no_colour(engine, photo_bytes):
-    rgba = np.asarray(decode_output(run(engine, photo_bytes).data))
-    assert (rgba[rgba[:, :, 3] == 0][:, :3] == 0).all()
+@pytest.mark.parametrize("options", [{}, {"bg_color": "#ff000000"}, {"bg_color": "#ff000040"}])
+def test_fully_transparent_pixels_carry_no_colour(engine, photo_bytes, options):
+    rgba = np.asarray(decode_output(run(engine, photo_bytes, **options).data))
+    clear = rgba[:, :, 3] == 0
+    assert clear.any() or options.get("bg_color", "").endswith("40")
+    assert (rgba[clear][:, :3] == 0).all()
 
 
 @pytest.mark.parametrize("fmt,mode", [("JPEG", "RGB"), ("WEBP", "RGBA"), ("PNG", "RGBA")])
