@@ -99,10 +99,10 @@ class Engine:
             if options.mask_only:
                 pixels = (alpha * 255.0 + 0.5).astype(np.uint8)
             else:
-                bg = options.bg_color or (WHITE if options.format == "JPEG" else None)
+                bg = options.bg_color
+                if options.format == "JPEG":  # no alpha channel: a translucent colour is seen over white
+                    bg = _over_white(bg or WHITE)
                 pixels = compose.compose(rgb, alpha, bg)
-                if options.format == "JPEG" and pixels.shape[2] == 4:  # translucent bg colour
-                    pixels = compose.compose(pixels[:, :, :3], pixels[:, :, 3] / 255.0, WHITE)
         with stage("encode"):
             out = encode.encode(pixels, options.format, options.effective_quality)
         return Result(
@@ -115,6 +115,12 @@ class Engine:
             options=options,
             timings_ms=timings,
         )
+
+
+def _over_white(color: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The opaque colour a translucent one shows over white (the same as composing twice, done once)."""
+    r, g, b, a = color
+    return (*(round(c * a / 255 + 255 * (1 - a / 255)) for c in (r, g, b)), 255)  # type: ignore[return-value]
 
 
 def _flatten_for_model(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

@@ -75,6 +75,14 @@ def test_translucent_bg_color_keeps_alpha(engine, photo_bytes):
     assert tuple(rgba[2, 2]) == (255, 0, 0, 128)
 
 
+def test_translucent_bg_color_in_jpeg_is_seen_over_white(engine, photo_bytes):
+    jpeg = np.asarray(decode_output(run(engine, photo_bytes, bg_color="#ff000080", format="jpeg").data))
+    png = np.asarray(decode_output(run(engine, photo_bytes, bg_color="#ff000080").data)).astype(float)
+    over_white = png[:, :, :3] * png[:, :, 3:] / 255 + 255 * (1 - png[:, :, 3:] / 255)
+    assert np.abs(jpeg[2, 2].astype(int) - (255, 127, 127)).max() <= 4
+    assert np.abs(jpeg - over_white).mean() < 3  # the same picture as the PNG laid on white
+
+
 @pytest.mark.parametrize("padding", [0, 25])
 def test_trim_crops_to_the_subject_plus_padding(engine, photo_bytes, padding):
     full = alpha_of(run(engine, photo_bytes).data)
