@@ -11,8 +11,13 @@ from PIL import Image
 MIMETYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 # Lossless PNG through OpenCV's libpng with zlib's RLE strategy: as small as Pillow's level 6 on
-# cut-outs at about a fifth of the time (measured in BENCHMARKS.md). Palette PNGs go through Pillow.
-PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+# cut-outs at about a fifth of the time (BENCHMARKS.md). One fixed Paeth filter instead of libpng's
+# per-row choice: 30% faster again for +0.1–0.8% bytes on photos and masks. Palette PNGs use Pillow.
+PNG_PARAMS = [
+    cv2.IMWRITE_PNG_COMPRESSION, 1,
+    cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+    cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH,
+]  # fmt: skip
 TO_BGR = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
 WEBP_METHOD = 4  # libwebp effort 0-6
 
