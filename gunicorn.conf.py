@@ -15,7 +15,7 @@ except SettingsError as exc:
 
 bind = f"{_settings.host}:{_settings.port}"
 worker_class = "sync"
-workers = _settings.web_concurrency  # default: one per core, each with ORT_THREADS (default 1) model threads
+workers = _settings.web_concurrency  # default: one per core, each with ORT_THREADS (default 2) model threads
 preload_app = False  # the app, and so the model session, is created in each worker after the fork
 timeout = 120  # above the slowest legal request (4096x4096, refine=high) on a slow core
 graceful_timeout = 30

@@ -318,7 +318,7 @@ def main() -> None:
 
     print("layouts and soak …", file=sys.stderr)
     layouts: dict[str, tuple[Run, Run]] = {}
-    for workers, threads in [(cores, 1), (1, cores), (cores * 2, 1)]:
+    for workers, threads in [(cores, 1), (cores, 2), (1, cores), (cores * 2, 1)]:
         server = ours(workers, threads)
         try:
             server.start(probe)

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="Log level")
     log_file: Path | None = Field(None, description="Also write JSON logs to this file")
     web_concurrency: int = Field(default_factory=_cores, ge=1, le=64, description="gunicorn worker processes")
-    ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per worker")
+    ort_threads: int = Field(
+        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="onnxruntime threads per worker"
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -32,3 +32,10 @@ def test_ensemble_of_a_mirror_symmetric_scene_is_symmetric(registry, photo_bytes
     # the mirrored view is mapped back before averaging, so a symmetric input stays symmetric
     assert np.abs(ensemble - ensemble[:, ::-1]).mean() <= np.abs(single - single[:, ::-1]).mean() + 1e-3
     assert not np.array_equal(ensemble, single)
+
+
+def test_session_threads_are_explicit_and_do_not_spin(registry, settings):
+    options = registry.get("u2netp")._session.get_session_options()
+    assert options.intra_op_num_threads == settings.ort_threads
+    assert options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
