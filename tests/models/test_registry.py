@@ -39,3 +39,4 @@ def test_session_threads_are_explicit_and_do_not_spin(registry, settings):
     assert options.intra_op_num_threads == settings.ort_threads
     assert options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.dynamic_block_base") == "8"
