@@ -70,22 +70,29 @@ class Segmenter:
         self._std = np.array(spec.std, np.float32)
         self._lock = threading.Lock()
 
-    def _tensor(self, rgb: np.ndarray) -> np.ndarray:
-        """Resize to the model's square input as rembg does (Lanczos), then ÷max and mean/std."""
+    def _small(self, rgb: np.ndarray) -> np.ndarray:
+        """The image at the model's square input size, resized as rembg does (Lanczos), uint8."""
         size = self.spec.size
-        small = Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        x = np.asarray(small, dtype=np.float32)
+        return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+    def _tensor(self, small: np.ndarray) -> np.ndarray:
+        """The model's input tensor: ÷max, then mean/std, channels first."""
+        x = small.astype(np.float32)
         x *= 1.0 / max(float(x.max()), 1e-6)
         x -= self._mean
         x /= self._std
         return x.transpose(2, 0, 1)[None]
 
     def predict(self, rgb: np.ndarray, *, ensemble: bool = False) -> np.ndarray:
-        """The soft mask; with `ensemble`, the mean over three views of the image (see `views`)."""
+        """The soft mask; with `ensemble`, the mean over three views of the image (see `views`).
+
+        The views are made from the already-resized image, so a 12-MP photo is resized once, not three times.
+        """
+        small = self._small(rgb)
         if not ensemble:
-            return self._run(self._tensor(rgb))
+            return self._run(self._tensor(small))
         total = np.zeros((self.spec.size, self.spec.size), np.float32)
-        for view, mirrored in views(rgb):
+        for view, mirrored in views(small):
             mask = self._run(self._tensor(view))
             total += mask[:, ::-1] if mirrored else mask
         return total * (1.0 / len(ENSEMBLE_VIEWS))
