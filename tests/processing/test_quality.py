@@ -13,12 +13,16 @@ from bgremover.processing.decode import Limits, decode
 pytestmark = pytest.mark.slow
 
 
+def evaluation_set(folder):
+    """(RGB image, 8-bit ground truth) of every pair in an evaluation set, decoded as the engine does."""
+    for image_path, mask_path in pairs(folder, None):
+        yield decode(image_path.read_bytes(), Limits()).rgb, np.asarray(Image.open(mask_path).convert("L"))
+
+
 def test_standard_beats_the_raw_mask_on_duts(data_dir, registry):
     model = registry.get("u2netp")
     scores = {"none": [], "standard": []}
-    for image_path, mask_path in pairs(data_dir / "duts-te-150", None):
-        rgb = decode(image_path.read_bytes(), Limits()).rgb
-        truth = np.asarray(Image.open(mask_path).convert("L"))
+    for rgb, truth in evaluation_set(data_dir / "duts-te-150"):
         mask = segment.segment(rgb, model, refine="standard")
         for level in scores:
             scores[level].append(metrics(refine.refine(rgb, mask, level), truth))
@@ -33,9 +37,7 @@ def test_high_beats_standard_on_hair_and_fur(data_dir, registry):
     """`high` (an ensemble of views) must cut the alpha error on the alphamatting set, where edges are hard."""
     model = registry.get("u2netp")
     sad = {"standard": [], "high": []}
-    for image_path, mask_path in pairs(data_dir / "alphamatting-train-lowres", None):
-        rgb = decode(image_path.read_bytes(), Limits()).rgb
-        truth = np.asarray(Image.open(mask_path).convert("L"))
+    for rgb, truth in evaluation_set(data_dir / "alphamatting-train-lowres"):
         for level in sad:
             alpha = refine.refine(rgb, segment.segment(rgb, model, refine=level), level)
             sad[level].append(metrics(alpha, truth)[2])
