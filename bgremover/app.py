@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bgremover.models.registry import ModelRegistry
-from bgremover.processing import Engine, Limits
+from bgremover.processing import Engine
 from bgremover.settings import Settings, load_settings
 from bgremover.web import api, errors, observability, ops, pages
 from bgremover.web.extensions import cors, limiter
@@ -55,8 +55,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
         for name in settings.model_names:
             registry.load(name)
-    limits = Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels)
-    app.extensions["bgremover"] = Services(settings, registry, Engine(registry, settings.model_name, limits))
+    engine = Engine(registry, settings.model_name, settings.image_limits)
+    app.extensions["bgremover"] = Services(settings, registry, engine)
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
     limiter.init_app(app)

@@ -63,7 +63,7 @@ def main() -> None:
 def remove(paths: tuple[Path, ...], out_dir: Path, fmt: str | None, **raw: object) -> None:
     """Remove the background of each image (folders are searched for images)."""
     from bgremover.models.registry import ModelRegistry
-    from bgremover.processing import Engine, Limits, parse_options
+    from bgremover.processing import Engine, parse_options
 
     settings = _settings()
     try:
@@ -78,11 +78,7 @@ def remove(paths: tuple[Path, ...], out_dir: Path, fmt: str | None, **raw: objec
         registry.load(options.model or settings.model_name)
     except ModelUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(
-        registry,
-        settings.model_name,
-        Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels),
-    )
+    engine = Engine(registry, settings.model_name, settings.image_limits)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bgremover.processing.decode import Limits
 
 MiB = 1024 * 1024
 CommaList = Annotated[list[str], NoDecode]
@@ -107,6 +110,13 @@ class Settings(BaseSettings):
     def limiter_storage_uri(self) -> str:
         """Where Flask-Limiter keeps its counters."""
         return self.ratelimit_storage_uri or self.redis_url or "memory://"
+
+    @property
+    def image_limits(self) -> Limits:
+        """The image sizes the engine accepts (MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS)."""
+        from bgremover.processing.decode import Limits  # late: the gunicorn master reads settings without numpy
+
+        return Limits(self.min_image_side, self.max_image_side, self.max_image_pixels)
 
     @property
     def model_names(self) -> list[str]:

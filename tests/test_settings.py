@@ -51,3 +51,8 @@ def test_env_sample_lists_every_setting_with_its_default():
     s = load_settings(_env_file=None, **{k.lower(): v for k, v in sample.items() if v and k.lower() not in by_cores})
     defaults = load_settings(_env_file=None)
     assert s.model_dump(exclude=by_cores) == defaults.model_dump(exclude=by_cores)
+
+
+def test_image_limits_follow_the_settings():
+    s = load_settings(_env_file=None, min_image_side=64, max_image_side=2000, max_image_pixels=3_000_000)
+    assert (s.image_limits.min_side, s.image_limits.max_side, s.image_limits.max_pixels) == (64, 2000, 3_000_000)

@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-MIMETYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+from bgremover.processing import decode
+
+MIMETYPES = {fmt: decode.MIMETYPES[fmt] for fmt in ("PNG", "JPEG", "WEBP")}  # the output formats
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 # Lossless PNG through OpenCV's libpng with zlib's RLE strategy: as small as Pillow's level 6 on
 # cut-outs at about a fifth of the time (BENCHMARKS.md). One fixed Paeth filter instead of libpng's
