@@ -12,7 +12,9 @@ BAND_ROWS = 256  # a background colour is blended in bands of this many rows
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
-    """Alpha in [0, 1] as rounded uint8."""
+    """Alpha in [0, 1] as rounded uint8 (also for an empty array, where OpenCV would return None)."""
+    if alpha.size == 0:
+        return np.zeros(alpha.shape, np.uint8)
     return cv2.convertScaleAbs(alpha, alpha=255.0)
 
 
