@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
@@ -11,30 +10,21 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine
 from bgremover.settings import Settings, load_settings
-from bgremover.web import api, errors, observability, ops, pages
+from bgremover.web import api, errors, observability, ops, pages, services
 from bgremover.web.extensions import cors, limiter
+from bgremover.web.headers import Header
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_TIMEOUT_S = 0.3  # a dead Redis costs a request at most this, then in-process limits take over
-
-
-@dataclass
-class Services:
-    """What the views need, held in app.extensions['bgremover']."""
-
-    settings: Settings
-    registry: ModelRegistry
-    engine: Engine
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:
     """Build the app; loads and warms the models unless a loaded registry is given (tests share one)."""
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # JSON keys in the order the spec lists them
     app.config.update(
-        SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_content_length,
-        JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=31536000,
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.limiter_storage_uri,
@@ -56,27 +46,14 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         for name in settings.model_names:
             registry.load(name)
     engine = Engine(registry, settings.model_name, settings.image_limits)
-    app.extensions["bgremover"] = Services(settings, registry, engine)
+    services.init_app(app, services.Services(settings, registry, engine))
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
     limiter.init_app(app)
     cors.init_app(
         app,
         origins=settings.cors_origins,
-        expose_headers=[
-            "X-Request-ID",
-            "X-Optimization-Used",
-            "X-Original-Size",
-            "X-Optimized-Size",
-            "X-Processing-Time-Ms",
-            "X-Image-Width",
-            "X-Image-Height",
-            "X-RateLimit-Limit",
-            "X-RateLimit-Remaining",
-            "X-RateLimit-Reset",
-            "Retry-After",
-            "Content-Disposition",
-        ],
+        expose_headers=list(Header),
     )
     errors.register(app)
     app.register_blueprint(pages.bp)

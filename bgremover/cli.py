@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import mimetypes
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from bgremover.errors import BgRemoverError, ModelUnavailable
+from bgremover.processing.decode import MIMETYPES
+from bgremover.processing.options import OPTIONS
 from bgremover.settings import Settings, SettingsError, load_settings
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+# The file suffixes of the input formats the decoder accepts (decode.MIMETYPES), and their common variants.
+IMAGE_SUFFIXES = {ext for mime in MIMETYPES.values() for ext in mimetypes.guess_all_extensions(mime)} | {
+    f".{fmt.lower()}" for fmt in MIMETYPES
+}
 
 
 def _settings() -> Settings:
@@ -38,6 +45,17 @@ def main() -> None:
     """Remove image backgrounds with a U²-Net model, offline."""
 
 
+def option_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Add one flag per processing option, named, documented and typed from the option table."""
+    for spec in reversed(OPTIONS):
+        flag = spec.name.replace("_", "-")
+        if spec.kind == "bool":
+            command = click.option(f"--{flag}/--no-{flag}", spec.name, default=None, help=spec.help)(command)
+        else:
+            command = click.option(f"--{flag}", spec.name, help=spec.help)(command)
+    return command
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -49,25 +67,15 @@ def main() -> None:
     show_default=True,
     help="Folder for the results",
 )
-@click.option("--format", "fmt", help="PNG, JPEG (JPG) or WEBP [default: PNG]")
-@click.option("--quality", help="10-100; for PNG below 100 means a palette")
-@click.option("--max-width", help="Downscale to at most this width (100-4000)")
-@click.option("--max-height", help="Downscale to at most this height (100-4000)")
-@click.option("--preset", help="web, social, email, thumbnail, mobile, desktop, max_compression, print")
-@click.option("--bg-color", help="Background colour (#RGB, #RRGGBB, #RRGGBBAA) instead of transparency")
-@click.option("--trim/--no-trim", default=None, help="Crop to the subject")
-@click.option("--trim-padding", help="Margin kept around the subject when trimming (0-500) [default: 10]")
-@click.option("--refine", help="none, standard or high [default: standard]")
-@click.option("--mask-only/--no-mask-only", default=None, help="Write the alpha mask as grayscale")
-@click.option("--model", help="An installed model [default: MODEL_NAME]")
-def remove(paths: tuple[Path, ...], out_dir: Path, fmt: str | None, **raw: object) -> None:
+@option_flags
+def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
     """Remove the background of each image (folders are searched for images)."""
     from bgremover.models.registry import ModelRegistry
     from bgremover.processing import Engine, parse_options
 
     settings = _settings()
     try:
-        options = parse_options({**raw, "format": fmt}, default_model=settings.model_name)
+        options = parse_options(raw, default_model=settings.model_name)
     except BgRemoverError as exc:
         raise click.UsageError(f"{exc.message}. {exc.hint}") from None
     files = expand(paths)

@@ -16,7 +16,7 @@
     overlay: $("drop-overlay"), preset: $("preset"), format: $("format"), quality: $("quality"),
     qualityAuto: $("quality-auto"), qualityValue: $("quality-value"), bgColor: $("bg_color")
   };
-  var DEFAULT_QUALITY = { PNG: 100, JPEG: 90, WEBP: 90 };
+  var DEFAULT_QUALITY = JSON.parse(form.dataset.defaultQuality);
   var presets = {};
   var items = [];
   var current = null;

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bgremover.app import create_app
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine, Limits
 from bgremover.settings import load_settings
@@ -67,3 +68,27 @@ def decode_output(data: bytes) -> Image.Image:
 def alpha_of(data: bytes) -> np.ndarray:
     """The alpha channel of an encoded result, as uint8."""
     return np.asarray(decode_output(data).convert("RGBA"))[:, :, 3]
+
+
+@pytest.fixture
+def make_app(registry, tmp_path):
+    """Build an app with setting overrides; the loaded model is shared so each app starts fast."""
+
+    def build(**overrides):
+        overrides.setdefault("log_file", tmp_path / "app.log")
+        app = create_app(load_settings(_env_file=None, **overrides), registry=registry)
+        return app
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    """An app with the default settings."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the default app."""
+    return app.test_client()

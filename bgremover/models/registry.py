@@ -8,15 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from bgremover.errors import InvalidOption, ModelNotReady, ModelUnavailable
+from bgremover.errors import ModelNotReady, ModelUnavailable
 from bgremover.models.provision import model_file, verify
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-# refine=high averages the model over these views (mirrored?, gamma): u2netp's mistakes on hard images
-# change with small changes of the input, so their mean is steadier than any one pass (README, Quality).
-ENSEMBLE_VIEWS = ((False, 1.0), (True, 1.0), (False, 0.8))
 
 
 @dataclass(frozen=True)
@@ -46,56 +42,35 @@ SPECS: dict[str, ModelSpec] = {
 }
 
 
-def views(rgb: np.ndarray) -> list[tuple[np.ndarray, bool]]:
-    """The ensemble's input images, each with whether it is mirrored left to right."""
-    out = []
-    for mirrored, gamma in ENSEMBLE_VIEWS:
-        view = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
-        if gamma != 1.0:
-            lut = np.round(255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)
-            view = lut[view]
-        out.append((view, mirrored))
-    return out
+class UnknownModel(LookupError):
+    """A model name this registry has never heard of (the request layer turns it into a 400)."""
 
 
 class Segmenter:
-    """One model session: RGB uint8 image in, soft mask (float32, model resolution, [0, 1]) out."""
+    """One loaded model: square RGB uint8 images at its input size in, soft masks (float32, [0, 1]) out."""
 
     def __init__(self, name: str, session: object, spec: ModelSpec) -> None:
         self.name = name
         self.spec = spec
+        self.size = spec.size
         self._session = session
         self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
         self._mean = np.array(spec.mean, np.float32)
         self._std = np.array(spec.std, np.float32)
         self._lock = threading.Lock()
 
-    def _small(self, rgb: np.ndarray) -> np.ndarray:
-        """The image at the model's square input size, resized as rembg does (Lanczos), uint8."""
-        size = self.spec.size
-        return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0))
-
-    def _tensor(self, small: np.ndarray) -> np.ndarray:
-        """The model's input tensor: ÷max, then mean/std, channels first."""
-        x = small.astype(np.float32)
-        x *= 1.0 / max(float(x.max()), 1e-6)
+    def _tensor(self, images: np.ndarray) -> np.ndarray:
+        """The model's input batch: each image ÷ its own max, then mean/std, channels first."""
+        x = images.astype(np.float32)
+        x *= 1.0 / np.maximum(x.max(axis=(1, 2, 3), keepdims=True), 1e-6)
         x -= self._mean
         x /= self._std
-        return x.transpose(2, 0, 1)[None]
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
-    def predict(self, rgb: np.ndarray, *, ensemble: bool = False) -> np.ndarray:
-        """The soft mask; with `ensemble`, the mean over three views of the image (see `views`).
-
-        The views are made from the already-resized image, so a 12-MP photo is resized once, not three times.
-        """
-        small = self._small(rgb)
-        if not ensemble:
-            return self._run(self._tensor(small))
-        total = np.zeros((self.spec.size, self.spec.size), np.float32)
-        for view, mirrored in views(small):
-            mask = self._run(self._tensor(view))
-            total += mask[:, ::-1] if mirrored else mask
-        return total * (1.0 / len(ENSEMBLE_VIEWS))
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Soft masks (N×S×S) for a batch of images (N×S×S×3 uint8) at the model's input size."""
+        outputs = [self._run(self._tensor(images[i : i + 1])) for i in range(images.shape[0])]
+        return np.stack(outputs)
 
     def _run(self, tensor: np.ndarray) -> np.ndarray:
         with self._lock:  # an InferenceSession is thread-safe, but one at a time keeps threads bounded
@@ -162,19 +137,18 @@ class ModelRegistry:
         options.enable_mem_pattern = False  # u2netp: peak RSS 540 → 350 MB and no slower (BENCHMARKS.md)
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         segmenter = Segmenter(name, session, SPECS[name])
-        segmenter.predict(np.full((64, 64, 3), 128, np.uint8))  # warm: the first run allocates and plans
+        segmenter.predict(
+            np.full((1, segmenter.size, segmenter.size, 3), 128, np.uint8)
+        )  # warm: the first run allocates and plans
         self._models[name] = segmenter
         self.load_seconds[name] = time.perf_counter() - started
         return segmenter
 
     def get(self, name: str) -> Segmenter:
-        """A loaded model; unknown names are a 400, known but unloaded ones a 503."""
+        """A loaded model; UnknownModel for a name no registry knows, ModelNotReady for one not loaded here."""
         try:
             return self._models[name]
         except KeyError:
             if name in SPECS:
                 raise ModelNotReady(details=f"Model '{name}' is not loaded on this server") from None
-            raise InvalidOption(
-                f"Invalid parameter 'model': unknown model '{name}'",
-                hint=f"Use one of: {', '.join(self.names) or 'none loaded'}",
-            ) from None
+            raise UnknownModel(name) from None

@@ -1,51 +1,99 @@
-"""Processing options (§3.1): one validated object built from form fields, JSON or CLI flags."""
+"""Processing options: one declaration table (`OPTIONS`) from which the parser, OpenAPI, CLI and page derive."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from bgremover.errors import InvalidOption
 from bgremover.processing.presets import PRESETS
 
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 REFINE_LEVELS = ("none", "standard", "high")
-_REFINE = {level: level for level in REFINE_LEVELS}
-_PRESETS = {name: name for name in PRESETS}
 DEFAULT_QUALITY = {"PNG": 100, "JPEG": 90, "WEBP": 90}
-TRUE = {"true", "1", "yes", "on"}
-FALSE = {"false", "0", "no", "off"}
+TRUE = ("true", "1", "yes", "on")
+FALSE = ("false", "0", "no", "off")
 HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-OPTION_NAMES = (
-    "format",
-    "quality",
-    "max_width",
-    "max_height",
-    "preset",
-    "bg_color",
-    "trim",
-    "trim_padding",
-    "refine",
-    "mask_only",
-    "model",
+INTEGER = re.compile(r"\s*[+-]?\d{1,9}\s*")
+MODEL_NAME = re.compile(r"[a-z0-9_.-]{1,64}")
+
+Kind = Literal["choice", "int", "bool", "color", "name"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One processing option: how it is spelled, what it accepts, its default and what it does."""
+
+    name: str
+    kind: Kind
+    doc: str
+    default: object = None
+    low: int | None = None
+    high: int | None = None
+    choices: Mapping[str, str] = field(default_factory=dict)  # accepted lower-case spelling → canonical value
+
+    @property
+    def values(self) -> list[str]:
+        """The canonical values of a choice, in declaration order."""
+        return list(dict.fromkeys(self.choices.values()))
+
+    @property
+    def expected(self) -> str:
+        """What a valid value looks like, in words (used in errors and help texts)."""
+        if self.kind == "int":
+            return f"an integer from {self.low} to {self.high}"
+        if self.kind == "choice":
+            return f"one of {', '.join(self.values)}"
+        if self.kind == "bool":
+            return "a boolean (true/false, 1/0, yes/no, on/off)"
+        if self.kind == "color":
+            return "a colour like #RGB, #RRGGBB or #RRGGBBAA"
+        return "an installed model name"
+
+    @property
+    def help(self) -> str:
+        """The doc line with the accepted values and the default, for the CLI and OpenAPI."""
+        text = self.doc if self.kind == "bool" else f"{self.doc} ({self.expected})"
+        return text if self.default is None else f"{text} [default: {self.default}]"
+
+
+def _choices(values: Mapping[str, str] | tuple[str, ...] | list[str]) -> Mapping[str, str]:
+    return dict(values) if isinstance(values, Mapping) else {v.lower(): v for v in values}
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("format", "choice", "Output format", "PNG", choices=FORMATS),
+    OptionSpec("quality", "int", "JPEG/WEBP quality; for PNG, below 100 means a palette", None, 10, 100),
+    OptionSpec("max_width", "int", "Downscale to at most this width", None, 100, 4000),
+    OptionSpec("max_height", "int", "Downscale to at most this height", None, 100, 4000),
+    OptionSpec("preset", "choice", "Fills format, quality and size", choices=_choices(list(PRESETS))),
+    OptionSpec("bg_color", "color", "Background colour instead of transparency"),
+    OptionSpec("trim", "bool", "Crop to the subject", False),
+    OptionSpec("trim_padding", "int", "Margin kept around the subject when trimming", 10, 0, 500),
+    OptionSpec("refine", "choice", "Edge refinement", "standard", choices=_choices(REFINE_LEVELS)),
+    OptionSpec("mask_only", "bool", "Return the alpha mask as grayscale", False),
+    OptionSpec("model", "name", "Which installed model segments the image (default MODEL_NAME)"),
 )
+SPECS: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
+OPTION_NAMES = tuple(SPECS)
 
 
 @dataclass(frozen=True)
 class Options:
-    """Everything that shapes one result; the defaults give a lossless transparent PNG."""
+    """Everything that shapes one result; the defaults (from `OPTIONS`) give a lossless transparent PNG."""
 
-    format: str = "PNG"
+    format: str = str(SPECS["format"].default)
     quality: int | None = None
     max_width: int | None = None
     max_height: int | None = None
     preset: str | None = None
     bg_color: tuple[int, int, int, int] | None = None
-    trim: bool = False
-    trim_padding: int = 10
-    refine: str = "standard"
-    mask_only: bool = False
+    trim: bool = bool(SPECS["trim"].default)
+    trim_padding: int = int(SPECS["trim_padding"].default)  # type: ignore[call-overload]
+    refine: str = str(SPECS["refine"].default)
+    mask_only: bool = bool(SPECS["mask_only"].default)
     model: str | None = None
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -60,44 +108,44 @@ class Options:
         return bool(self.explicit - {"model"}) or self.preset is not None
 
 
-def _invalid(name: str, expected: str, value: object) -> InvalidOption:
+def _invalid(spec: OptionSpec, value: object) -> InvalidOption:
     return InvalidOption(
-        f"Invalid parameter '{name}': expected {expected}",
-        hint=f"Set '{name}' to {expected}",
+        f"Invalid parameter '{spec.name}': expected {spec.expected}",
+        hint=f"Set '{spec.name}' to {spec.expected}",
         details=f"Got {str(value)[:100]!r}",
     )
 
 
-def parse_bool(name: str, value: object) -> bool:
+def parse_bool(spec: OptionSpec, value: object) -> bool:
     """true/false/1/0/yes/no/on/off (any case), or a JSON boolean."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
-        return value.strip().lower() in TRUE
-    raise _invalid(name, "a boolean (true/false, 1/0, yes/no, on/off)", value)
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key in TRUE or key in FALSE:
+        return key in TRUE
+    raise _invalid(spec, value)
 
 
-def parse_int(name: str, value: object, low: int, high: int) -> int:
-    """An integer in [low, high], from a JSON number or a decimal string; nothing is clamped."""
-    expected = f"an integer from {low} to {high}"
+def parse_int(spec: OptionSpec, value: object) -> int:
+    """An integer within the spec's bounds, from a JSON number or a decimal string; nothing is clamped."""
     if isinstance(value, bool):
-        raise _invalid(name, expected, value)
+        raise _invalid(spec, value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", value):
+    if isinstance(value, str) and INTEGER.fullmatch(value):
         value = int(value)
-    if not isinstance(value, int) or not low <= value <= high:
-        raise _invalid(name, expected, value)
+    if not isinstance(value, int) or spec.low is None or spec.high is None or not spec.low <= value <= spec.high:
+        raise _invalid(spec, value)
     return value
 
 
-def parse_color(name: str, value: object) -> tuple[int, int, int, int]:
+def parse_color(spec: OptionSpec, value: object) -> tuple[int, int, int, int]:
     """#RGB, #RRGGBB or #RRGGBBAA, with or without '#', as an RGBA tuple."""
     match = HEX_COLOR.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
-        raise _invalid(name, "a colour like #RGB, #RRGGBB or #RRGGBBAA", value)
+        raise _invalid(spec, value)
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
@@ -107,43 +155,48 @@ def parse_color(name: str, value: object) -> tuple[int, int, int, int]:
     return r, g, b, a
 
 
-def _choice(name: str, value: object, choices: Mapping[str, str]) -> str:
-    """The canonical value for a case-insensitive choice (keys are lower case)."""
+def parse_choice(spec: OptionSpec, value: object) -> str:
+    """The canonical value of a case-insensitive choice."""
     key = value.strip().lower() if isinstance(value, str) else None
-    if key not in choices:
-        raise _invalid(name, f"one of {', '.join(dict.fromkeys(choices.values()))}", value)
-    return choices[key]
+    if key is None or key not in spec.choices:
+        raise _invalid(spec, value)
+    return spec.choices[key]
+
+
+def parse_name(spec: OptionSpec, value: object) -> str:
+    """A model name: lower-case letters, digits, '.', '_' and '-' (whether it is installed is the registry's call)."""
+    if not isinstance(value, str) or not MODEL_NAME.fullmatch(value.strip()):
+        raise _invalid(spec, value)
+    return value.strip()
+
+
+def unknown_model(name: str, installed: list[str]) -> InvalidOption:
+    """The 400 for a `model` that names no model this server knows."""
+    return InvalidOption(
+        f"Invalid parameter 'model': unknown model '{name}'",
+        hint=f"Use one of: {', '.join(installed) or 'none loaded'}",
+    )
+
+
+PARSERS: dict[Kind, Callable[[OptionSpec, object], object]] = {
+    "choice": parse_choice,
+    "int": parse_int,
+    "bool": parse_bool,
+    "color": parse_color,
+    "name": parse_name,
+}
 
 
 def parse_options(raw: Mapping[str, object], *, default_model: str | None = None) -> Options:
     """Validate raw option values (strings or JSON types); unknown keys are ignored, empty values unset."""
-    given = {k: v for k, v in raw.items() if k in OPTION_NAMES and v is not None and v != ""}
-    values: dict[str, object] = {}
-    preset = None
-    if "preset" in given:
-        preset = _choice("preset", given["preset"], _PRESETS)
-        p = PRESETS[preset]
-        values.update(format=p.format, quality=p.quality, max_width=p.max_width, max_height=p.max_height)
-    for name, value in given.items():
-        if name == "format":
-            values[name] = _choice(name, value, FORMATS)
-        elif name == "quality":
-            values[name] = parse_int(name, value, 10, 100)
-        elif name in ("max_width", "max_height"):
-            values[name] = parse_int(name, value, 100, 4000)
-        elif name == "trim_padding":
-            values[name] = parse_int(name, value, 0, 500)
-        elif name in ("trim", "mask_only"):
-            values[name] = parse_bool(name, value)
-        elif name == "bg_color":
-            values[name] = parse_color(name, value)
-        elif name == "refine":
-            values[name] = _choice(name, value, _REFINE)
-        elif name == "model":
-            if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9_.-]{1,64}", value.strip()):
-                raise _invalid(name, "an installed model name", value)
-            values[name] = value.strip()
+    given = {k: v for k, v in raw.items() if k in SPECS and v is not None and v != ""}
+    values = {name: PARSERS[SPECS[name].kind](SPECS[name], value) for name, value in given.items()}
+    preset = values.pop("preset", None)
+    if preset is not None:
+        p = PRESETS[str(preset)]
+        from_preset = {"format": p.format, "quality": p.quality, "max_width": p.max_width, "max_height": p.max_height}
+        if "format" in values and "quality" not in values and values["format"] != p.format:
+            from_preset["quality"] = None  # a preset's quality belongs to its own format
+        values = {**from_preset, **values}
     values.setdefault("model", default_model)
-    if "format" in given and "quality" not in given and preset and values["format"] != PRESETS[preset].format:
-        values["quality"] = None  # a preset's quality belongs to its own format
-    return replace(Options(), preset=preset, explicit=frozenset(given) - {"preset"}, **values)
+    return replace(Options(), preset=preset, explicit=frozenset(given) - {"preset"}, **values)  # type: ignore[arg-type]

@@ -11,14 +11,17 @@ from typing import Protocol
 import numpy as np
 
 from bgremover.processing import compose, decode, encode, geometry, refine, segment
-from bgremover.processing.options import Options
+from bgremover.processing.options import Options, unknown_model
 
 WHITE = (255, 255, 255, 255)
 UNBOUNDED = 1 << 20
 
 
 class ModelSource(Protocol):
-    """Where the engine gets a model by name (see models.ModelRegistry)."""
+    """Where the engine gets a model by name (see models.ModelRegistry); unknown names raise LookupError."""
+
+    @property
+    def names(self) -> list[str]: ...
 
     def get(self, name: str) -> segment.MaskPredictor: ...
 
@@ -80,7 +83,11 @@ class Engine:
             yield
             timings[name] = round((time.perf_counter() - started) * 1000, 2)
 
-        model = self.models.get(options.model or self.default_model)
+        name = options.model or self.default_model
+        try:
+            model = self.models.get(name)
+        except LookupError:
+            raise unknown_model(name, self.models.names) from None
         fit = None
         if not options.trim and (options.max_width or options.max_height):
             fit = (options.max_width or UNBOUNDED, options.max_height or UNBOUNDED)

@@ -5,28 +5,30 @@ from __future__ import annotations
 import base64
 from pathlib import PurePath
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.utils import secure_filename
 
 from bgremover.errors import InvalidOption
 from bgremover.processing import Result, parse_options
 from bgremover.processing.presets import PRESETS
-from bgremover.web import inputs, readfile, responses
+from bgremover.web import inputs, observability, readfile, responses
 from bgremover.web.extensions import limiter
+from bgremover.web.headers import Header
+from bgremover.web.services import services
 
 bp = Blueprint("api", __name__)
 
 
 def _limit(setting: str):
     """A per-hour limit read from the settings of the app serving the request."""
-    return limiter.limit(lambda: f"{getattr(current_app.config['SETTINGS'], setting)}/hour")
+    return limiter.limit(lambda: f"{getattr(services().settings, setting)}/hour")
 
 
 def _process(data: bytes, raw: dict[str, object]) -> Result:
-    services = current_app.extensions["bgremover"]
-    options = parse_options(raw, default_model=services.settings.model_name)
-    result = services.engine.process(data, options)
-    g.result = result
+    found = services()
+    options = parse_options(raw, default_model=found.settings.model_name)
+    result = found.engine.process(data, options)
+    observability.record_result(result)
     return result
 
 
@@ -44,7 +46,7 @@ def remove_background() -> Response:
     result = _process(data, inputs.raw_options(request.form))
     stem = secure_filename(PurePath(filename).stem)[:100] or "image"
     response = Response(result.data, mimetype=result.mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem}-no-bg.{result.extension}"'
+    response.headers[Header.CONTENT_DISPOSITION] = f'attachment; filename="{stem}-no-bg.{result.extension}"'
     response.headers.update(responses.headers(result))
     return response
 
@@ -62,7 +64,7 @@ def remove_background_preview() -> Response:
 def remove_background_base64() -> Response:
     """Base64 JSON in, result JSON out."""
     body = inputs.json_body(request)
-    data = inputs.base64_image(body, current_app.config["MAX_CONTENT_LENGTH"])
+    data = inputs.base64_image(body, services().settings.max_content_length)
     return _json_result(_process(data, inputs.raw_options(body)))
 
 
@@ -70,7 +72,7 @@ def remove_background_base64() -> Response:
 @_limit("rate_limit_read_file_per_hour")
 def read_file() -> Response:
     """An image file from READ_FILE_DIR, unprocessed, as base64 JSON."""
-    settings = current_app.config["SETTINGS"]
+    settings = services().settings
     if settings.read_file_dir is None:
         raise readfile.FileNotServed("/read-file is disabled on this server (READ_FILE_DIR is not set)")
     body = inputs.json_body(request)

@@ -14,6 +14,10 @@ from flask import Flask, Response, g, request
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
+from bgremover.processing import Result
+from bgremover.web.headers import Header
+
+STAGES_KEY = "bgremover_stages_ms"  # where record_result() leaves a request's stage timings for its log line
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 access_log = logging.getLogger("bgremover.access")
 
@@ -65,13 +69,13 @@ def peak_rss_bytes() -> int:
 
 
 def _start() -> None:
-    given = request.headers.get("X-Request-ID", "")
+    given = request.headers.get(Header.REQUEST_ID, "")
     g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     g.started = time.perf_counter()
 
 
 def _finish(response: Response) -> Response:
-    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers[Header.REQUEST_ID] = g.get("request_id", "")
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     status = response.status_code
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
@@ -97,15 +101,20 @@ def _finish(response: Response) -> Response:
         "duration_ms": round(elapsed * 1000, 1),
         "peak_rss_mb": round(rss / 2**20, 1),
     }
-    result = g.get("result")
-    if result is not None:
-        record["stages_ms"] = result.timings_ms
-        for stage, ms in result.timings_ms.items():
-            STAGES.labels(stage).observe(ms / 1000)
-        INFERENCE.labels(result.options.model or "default").observe(result.timings_ms.get("segment", 0) / 1000)
+    stages = g.get(STAGES_KEY)
+    if stages is not None:
+        record["stages_ms"] = stages
     if endpoint not in ("/health", "/health/live", "/health/ready", "/metrics"):
         access_log.info("request", extra=record)
     return response
+
+
+def record_result(result: Result) -> None:
+    """Count a processed image's stage and inference times, and keep them for this request's log line."""
+    for stage, ms in result.timings_ms.items():
+        STAGES.labels(stage).observe(ms / 1000)
+    INFERENCE.labels(result.options.model or "default").observe(result.timings_ms.get("segment", 0) / 1000)
+    setattr(g, STAGES_KEY, result.timings_ms)
 
 
 def init_app(app: Flask) -> None:

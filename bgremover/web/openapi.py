@@ -3,45 +3,38 @@
 from __future__ import annotations
 
 from bgremover import __version__
-from bgremover.processing.options import REFINE_LEVELS
-from bgremover.processing.presets import PRESETS
+from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
 from bgremover.settings import Settings
-
-BOOL = {
-    "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off"]}]
-}
+from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
 
 
-def _int(low: int, high: int) -> dict:
-    return {
-        "oneOf": [
-            {"type": "integer", "minimum": low, "maximum": high},
-            {"type": "string", "pattern": r"^\s*[+-]?\d{1,9}\s*$"},
-        ]
-    }
+def _any_case(word: str) -> str:
+    """An ECMA regex for `word` in any letter case (OpenAPI patterns have no case-insensitive flag)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
-OPTIONS = {
-    "format": {
-        "type": "string",
-        "pattern": "^([Pp][Nn][Gg]|[Jj][Pp][Ee]?[Gg]|[Ww][Ee][Bb][Pp])$",
-        "description": "PNG (default), JPEG/JPG, WEBP",
-    },
-    "quality": {**_int(10, 100), "description": "JPEG/WEBP quality; PNG below 100 means a palette"},
-    "max_width": {**_int(100, 4000), "description": "Downscale to at most this width"},
-    "max_height": {**_int(100, 4000), "description": "Downscale to at most this height"},
-    "preset": {"type": "string", "enum": list(PRESETS), "description": "Fills format, quality and size"},
-    "bg_color": {
-        "type": "string",
-        "pattern": "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$",
-        "description": "Background colour instead of transparency",
-    },
-    "trim": {**BOOL, "description": "Crop to the subject"},
-    "trim_padding": {**_int(0, 500), "description": "Margin kept when trimming (default 10)"},
-    "refine": {"type": "string", "enum": list(REFINE_LEVELS), "description": "Edge refinement (default standard)"},
-    "mask_only": {**BOOL, "description": "Return the alpha mask as grayscale"},
-    "model": {"type": "string", "description": "An installed model name (default MODEL_NAME)"},
-}
+def option_schema(spec: OptionSpec) -> dict:
+    """The JSON schema of one option, from its declaration."""
+    if spec.kind == "int":
+        schema: dict = {
+            "oneOf": [
+                {"type": "integer", "minimum": spec.low, "maximum": spec.high},
+                {"type": "string", "pattern": f"^{INTEGER.pattern}$"},
+            ]
+        }
+    elif spec.kind == "bool":
+        words = "|".join(map(_any_case, (*TRUE, *FALSE)))
+        schema = {"oneOf": [{"type": "boolean"}, {"type": "string", "pattern": f"^\\s*({words})\\s*$"}]}
+    elif spec.kind == "choice":
+        schema = {"type": "string", "pattern": f"^\\s*({'|'.join(map(_any_case, spec.choices))})\\s*$"}
+    elif spec.kind == "color":
+        schema = {"type": "string", "pattern": f"^\\s*{HEX_COLOR.pattern}\\s*$"}
+    else:
+        schema = {"type": "string", "pattern": f"^\\s*{MODEL_NAME.pattern}\\s*$"}
+    return {**schema, "description": spec.help}
+
+
+OPTION_SCHEMAS = {spec.name: option_schema(spec) for spec in OPTIONS}
 ERROR = {
     "type": "object",
     "required": ["error", "code", "solution", "request_id"],
@@ -72,19 +65,9 @@ RESULT = {
         },
     },
 }
-RESULT_HEADERS = {
-    name: {"schema": {"type": "string"}, "description": text}
-    for name, text in (
-        ("X-Optimization-Used", "true when an option beyond the defaults shaped the output"),
-        ("X-Original-Size", "input bytes"),
-        ("X-Optimized-Size", "output image bytes"),
-        ("X-Processing-Time-Ms", "engine time"),
-        ("X-Image-Width", "output width"),
-        ("X-Image-Height", "output height"),
-        ("X-RateLimit-Limit", "requests allowed per hour"),
-        ("X-RateLimit-Remaining", "requests left"),
-        ("X-RateLimit-Reset", "when the window resets (epoch s)"),
-    )
+HEADERS = {
+    str(name): {"schema": {"type": "string"}, "description": name.doc}
+    for name in (*RESULT_HEADERS, *RATE_LIMIT_HEADERS)
 }
 
 
@@ -120,7 +103,7 @@ def document(settings: Settings) -> dict:
             "schema": {
                 "type": "object",
                 "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}, **OPTIONS},
+                "properties": {"file": {"type": "string", "format": "binary"}, **OPTION_SCHEMAS},
             }
         }
     }
@@ -131,19 +114,19 @@ def document(settings: Settings) -> dict:
                 "required": ["image"],
                 "properties": {
                     "image": {"type": "string", "description": "base64, or a data:image/...;base64, URL"},
-                    **OPTIONS,
+                    **OPTION_SCHEMAS,
                 },
             }
         }
     }
     json_ok = {
         "description": "The result",
-        "headers": RESULT_HEADERS,
+        "headers": HEADERS,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
     }
     image_ok = {
         "description": "The image as a download",
-        "headers": RESULT_HEADERS,
+        "headers": HEADERS,
         "content": {
             mt: {"schema": {"type": "string", "format": "binary"}} for mt in ("image/png", "image/jpeg", "image/webp")
         },

@@ -6,21 +6,21 @@ import ipaddress
 import os
 import shutil
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from werkzeug.exceptions import Forbidden
 
 from bgremover.web.extensions import limiter
 from bgremover.web.observability import peak_rss_bytes
 from bgremover.web.openapi import document
+from bgremover.web.services import services
 
 bp = Blueprint("ops", __name__)
 MIN_FREE_DISK = 256 * 2**20
 
 
 def _redis_check() -> dict[str, object] | None:
-    settings = current_app.config["SETTINGS"]
-    if settings.limiter_storage_uri.startswith("memory://"):
+    if services().settings.limiter_storage_uri.startswith("memory://"):
         return None
     reachable = bool(limiter.storage and limiter.storage.check())
     return {"status": "ok" if reachable else "down", "fallback": "in-process limits" if not reachable else None}
@@ -29,11 +29,11 @@ def _redis_check() -> dict[str, object] | None:
 @bp.get("/health")
 def health() -> Response:
     """Model, Redis (when configured), disk and memory; 503 only when the service cannot work."""
-    services = current_app.extensions["bgremover"]
-    models = services.registry.names
+    found = services()
+    models = found.registry.names
     checks: dict[str, object] = {
-        "model": {"status": "ok" if services.settings.model_name in models else "down", "loaded": models},
-        "disk": {"status": "ok", "free_mb": shutil.disk_usage(services.settings.u2net_home).free // 2**20},
+        "model": {"status": "ok" if found.settings.model_name in models else "down", "loaded": models},
+        "disk": {"status": "ok", "free_mb": shutil.disk_usage(found.settings.u2net_home).free // 2**20},
         "memory": {"status": "ok", "worker_peak_rss_mb": peak_rss_bytes() // 2**20},
     }
     if checks["disk"]["free_mb"] * 2**20 < MIN_FREE_DISK:
@@ -59,8 +59,8 @@ def live() -> Response:
 @bp.get("/health/ready")
 def ready() -> Response:
     """Ready when the default model is loaded and warmed."""
-    services = current_app.extensions["bgremover"]
-    ok = services.settings.model_name in services.registry.names
+    found = services()
+    ok = found.settings.model_name in found.registry.names
     return jsonify(status="ready" if ok else "not ready"), 200 if ok else 503
 
 
@@ -71,7 +71,7 @@ def _allowed(address: str | None) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    networks = current_app.config["SETTINGS"].metrics_allowed_ips
+    networks = services().settings.metrics_allowed_ips
     return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
 
 
@@ -92,4 +92,4 @@ def metrics() -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
-    return jsonify(document(current_app.config["SETTINGS"]))
+    return jsonify(document(services().settings))

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, url_for
 
+from bgremover.processing import decode
+from bgremover.processing.options import DEFAULT_QUALITY, SPECS
 from bgremover.processing.presets import PRESETS
+from bgremover.web.services import services
 
 bp = Blueprint("pages", __name__)
 
@@ -17,6 +20,14 @@ CSP = (
     "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+# How the page words each choice; the choices themselves come from the option table (a test checks both).
+FORMAT_LABELS = {"PNG": "PNG (transparent)", "WEBP": "WEBP (transparent, small)", "JPEG": "JPEG (no transparency)"}
+REFINE_LABELS = {
+    "none": "None (the model's raw mask)",
+    "standard": "Standard",
+    "high": "High (steadier on hard photos, slower)",
+}
 
 
 @cache
@@ -34,9 +45,17 @@ def static_url(filename: str) -> str:
 @bp.get("/")
 def index() -> Response:
     """The upload page (a plain form that also works without JavaScript)."""
-    settings = current_app.config["SETTINGS"]
+    settings = services().settings
     html = render_template(
-        "index.html", presets=PRESETS, max_mb=settings.max_content_length // 2**20, max_side=settings.max_image_side
+        "index.html",
+        presets=PRESETS,
+        options=SPECS,
+        default_quality=DEFAULT_QUALITY,
+        format_labels=FORMAT_LABELS,
+        refine_labels=REFINE_LABELS,
+        input_formats=decode.MIMETYPES,
+        max_mb=settings.max_content_length // 2**20,
+        max_side=settings.max_image_side,
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CSP

@@ -5,17 +5,18 @@ from __future__ import annotations
 import base64
 
 from bgremover.processing import Result
+from bgremover.web.headers import Header
 
 
 def headers(result: Result) -> dict[str, str]:
     """The X-* headers of every processing endpoint."""
     return {
-        "X-Optimization-Used": "true" if result.options.shaped else "false",
-        "X-Original-Size": str(result.input_size),
-        "X-Optimized-Size": str(result.size),
-        "X-Processing-Time-Ms": str(round(result.total_ms)),
-        "X-Image-Width": str(result.width),
-        "X-Image-Height": str(result.height),
+        Header.OPTIMIZATION_USED: "true" if result.options.shaped else "false",
+        Header.ORIGINAL_SIZE: str(result.input_size),
+        Header.OPTIMIZED_SIZE: str(result.size),
+        Header.PROCESSING_TIME: str(round(result.total_ms)),
+        Header.IMAGE_WIDTH: str(result.width),
+        Header.IMAGE_HEIGHT: str(result.height),
     }
 
 

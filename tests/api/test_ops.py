@@ -25,7 +25,9 @@ def test_unhealthy_without_the_model(make_app):
     from bgremover.models.registry import ModelRegistry
 
     app = make_app()
-    app.extensions["bgremover"].registry = ModelRegistry(app.config["SETTINGS"].u2net_home)  # nothing loaded
+    app.extensions["bgremover"].registry = ModelRegistry(
+        app.extensions["bgremover"].settings.u2net_home
+    )  # nothing loaded
     client = app.test_client()
     assert client.get("/health").status_code == 503
     assert client.get("/health").get_json()["status"] == "unhealthy"

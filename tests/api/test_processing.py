@@ -6,9 +6,10 @@ import base64
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from tests.conftest import alpha_of, decode_output
+from tests.conftest import alpha_of, decode_output, encode_image
 
 
 def upload(data: bytes, name: str = "photo.jpg", **fields):
@@ -98,3 +99,16 @@ def test_presets_endpoint(client):
 def test_index_page(client):
     r = client.get("/")
     assert r.status_code == 200 and b'action="/remove-background"' in r.data and b'name="file"' in r.data
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "JPEG"])
+@pytest.mark.parametrize("extra", [{}, {"trim": "true"}, {"mask_only": "true"}])
+@pytest.mark.parametrize("bg", ["", "#0000ff", "#0000ff80", "#0000ff00"])
+def test_a_flat_one_coloured_photo_never_fails(client, fmt, extra, bg):
+    # a flat grey image gives a matte with no soft pixel; with a translucent bg_color this was a 500
+    data = encode_image(Image.new("RGB", (400, 300), (128, 128, 128)), "JPEG")
+    form = {"file": (io.BytesIO(data), "grey.jpg"), "format": fmt, "bg_color": bg, **extra}
+    response = client.post("/remove-background", data=form, content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    image = Image.open(io.BytesIO(response.data))
+    assert image.format == fmt and image.width > 0 and image.height > 0

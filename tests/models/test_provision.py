@@ -61,7 +61,7 @@ def test_rembg_is_not_shadowed_by_the_wheel():
 
 def test_registry_loads_with_explicit_threads_and_predicts(registry):
     model = registry.get("u2netp")
-    mask = model.predict(np.zeros((100, 100, 3), np.uint8))
+    mask = model.predict(np.zeros((1, 320, 320, 3), np.uint8))[0]
     assert mask.shape == (320, 320) and mask.dtype == np.float32
     assert mask.min() >= 0.0 and mask.max() <= 1.0
     assert registry.load_seconds["u2netp"] > 0

@@ -1,10 +1,10 @@
-"""The model registry's ensemble views and predictions (real u2netp session)."""
+"""The segmentation stage's views and ensemble, on the real u2netp session."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bgremover.models.registry import ENSEMBLE_VIEWS, views
+from bgremover.processing.segment import ENSEMBLE_VIEWS, segment, views
 
 
 def test_views_mirror_and_brighten_without_touching_the_input():
@@ -25,8 +25,8 @@ def test_ensemble_of_a_mirror_symmetric_scene_is_symmetric(registry, photo_bytes
     rgb = decode(photo_bytes, Limits()).rgb
     symmetric = np.concatenate([rgb, rgb[:, ::-1]], axis=1)
     model = registry.get("u2netp")
-    single = model.predict(symmetric)
-    ensemble = model.predict(symmetric, ensemble=True)
+    single = segment(symmetric, model, refine="standard")
+    ensemble = segment(symmetric, model, refine="high")
     assert ensemble.shape == single.shape == (320, 320) and ensemble.dtype == np.float32
     assert ensemble.min() >= 0.0 and ensemble.max() <= 1.0
     # the mirrored view is mapped back before averaging, so a symmetric input stays symmetric

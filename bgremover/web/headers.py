@@ -1,0 +1,52 @@
+"""Every custom response header, named once (as flask-limiter's HeaderNames): views, CORS and OpenAPI use these."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Header(StrEnum):
+    """Response headers this service sets, each with a one-line meaning (`Header.X.doc`)."""
+
+    REQUEST_ID = "X-Request-ID"
+    OPTIMIZATION_USED = "X-Optimization-Used"
+    ORIGINAL_SIZE = "X-Original-Size"
+    OPTIMIZED_SIZE = "X-Optimized-Size"
+    PROCESSING_TIME = "X-Processing-Time-Ms"
+    IMAGE_WIDTH = "X-Image-Width"
+    IMAGE_HEIGHT = "X-Image-Height"
+    RATE_LIMIT = "X-RateLimit-Limit"
+    RATE_REMAINING = "X-RateLimit-Remaining"
+    RATE_RESET = "X-RateLimit-Reset"
+    RETRY_AFTER = "Retry-After"
+    CONTENT_DISPOSITION = "Content-Disposition"
+
+    @property
+    def doc(self) -> str:
+        """What the header carries."""
+        return DOCS[self]
+
+
+DOCS: dict[Header, str] = {
+    Header.REQUEST_ID: "the request's id (echoed if the client sent a valid one)",
+    Header.OPTIMIZATION_USED: "true when an option beyond the defaults shaped the output",
+    Header.ORIGINAL_SIZE: "input bytes",
+    Header.OPTIMIZED_SIZE: "output image bytes",
+    Header.PROCESSING_TIME: "engine time in milliseconds",
+    Header.IMAGE_WIDTH: "output width in pixels",
+    Header.IMAGE_HEIGHT: "output height in pixels",
+    Header.RATE_LIMIT: "requests allowed per hour",
+    Header.RATE_REMAINING: "requests left in this window",
+    Header.RATE_RESET: "when the window resets (epoch seconds)",
+    Header.RETRY_AFTER: "seconds to wait before retrying",
+    Header.CONTENT_DISPOSITION: "the download's file name",
+}
+RESULT_HEADERS = (
+    Header.OPTIMIZATION_USED,
+    Header.ORIGINAL_SIZE,
+    Header.OPTIMIZED_SIZE,
+    Header.PROCESSING_TIME,
+    Header.IMAGE_WIDTH,
+    Header.IMAGE_HEIGHT,
+)
+RATE_LIMIT_HEADERS = (Header.RATE_LIMIT, Header.RATE_REMAINING, Header.RATE_RESET)
