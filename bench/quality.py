@@ -1,6 +1,6 @@
 """Quality benchmark (§7): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
 
-    python -m bench.quality [--data ../shared/data] [--sets duts-te-150,...] [--limit N]
+python -m bench.quality [--data ../shared/data] [--sets duts-te-150,...] [--limit N]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def pairs(folder: Path, limit: int | None) -> list[tuple[Path, Path]]:
 
 
 def evaluate(folder: Path, model, limits: Limits, limit: int | None, threads: int) -> dict[str, list[tuple]]:
-    """Per image and method: (MAE, IoU, SAD, seconds), for our levels and plain rembg."""
+    """Per image and method: (MAE, IoU, SAD, seconds, model passes), for our levels and plain rembg."""
     import onnxruntime as ort
     from rembg import new_session, remove
 
@@ -62,12 +62,13 @@ def evaluate(folder: Path, model, limits: Limits, limit: int | None, threads: in
         rgb = decoding.decode(data, limits).rgb
         for level in LEVELS:
             started = time.perf_counter()
-            alpha = refining.refine(rgb, segmenting.segment(rgb, model, refine=level), level)
-            rows[level].append((*metrics(alpha, truth), time.perf_counter() - started))
+            segmented = segmenting.segment(rgb, model, refine=level)
+            alpha = refining.refine(rgb, segmented.mask, level)
+            rows[level].append((*metrics(alpha, truth), time.perf_counter() - started, segmented.passes))
         started = time.perf_counter()
         ref = remove(Image.open(io.BytesIO(data)), session=rembg_session, only_mask=True)
         ref_alpha = np.asarray(ref, dtype=np.float32) / 255.0
-        rows["rembg"].append((*metrics(ref_alpha, truth), time.perf_counter() - started))
+        rows["rembg"].append((*metrics(ref_alpha, truth), time.perf_counter() - started, 1))
     return rows
 
 
@@ -98,13 +99,23 @@ def end_to_end_ms(engine: Engine, data_root: Path, repeats: int = 3) -> dict[str
 
 def table(name: str, rows: dict[str, list[tuple]]) -> str:
     """A markdown table of the averages of one set."""
-    lines = [f"#### {name} ({len(rows['none'])} images)", "",
-             "| method | MAE ↓ | IoU ↑ | SAD ↓ | s/image |", "|---|---|---|---|---|"]
-    labels = {"none": "bgremover `refine=none`", "standard": "bgremover `refine=standard`",
-              "high": "bgremover `refine=high`", "rembg": "plain rembg `remove(only_mask=True)`"}
+    lines = [
+        f"#### {name} ({len(rows['none'])} images)",
+        "",
+        "| method | MAE ↓ | IoU ↑ | SAD ↓ | s/image | model passes/image | second opinion |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    labels = {
+        "none": "bgremover `refine=none`",
+        "standard": "bgremover `refine=standard`",
+        "high": "bgremover `refine=high`",
+        "rembg": "plain rembg `remove(only_mask=True)`",
+    }
     for key, label in labels.items():
-        mae, iou, sad, secs = np.mean(np.array(rows[key]), axis=0)
-        lines.append(f"| {label} | {mae:.4f} | {iou:.3f} | {sad:.1f} | {secs:.3f} |")
+        values = np.array(rows[key])
+        mae, iou, sad, secs, passes = values.mean(axis=0)
+        gated = f"{(values[:, 4] > 1).mean():.0%}" if key == "standard" else "—"
+        lines.append(f"| {label} | {mae:.4f} | {iou:.3f} | {sad:.1f} | {secs:.3f} | {passes:.2f} | {gated} |")
     return "\n".join(lines)
 
 
@@ -121,16 +132,25 @@ def main() -> None:
     registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
     model = registry.load(settings.model_name)
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
-    out = [f"### Quality, `{settings.model_name}`, {date.today()}, {platform.processor() or platform.machine()}, "
-           f"ORT_THREADS={settings.ort_threads}", "", "Command: `make quality`", ""]
+    out = [
+        f"### Quality, `{settings.model_name}`, {date.today()}, {platform.processor() or platform.machine()}, "
+        f"ORT_THREADS={settings.ort_threads}",
+        "",
+        "Command: `make quality`",
+        "",
+    ]
     for name in args.sets.split(","):
         out += [table(name, evaluate(args.data.resolve() / name, model, limits, args.limit, settings.ort_threads)), ""]
     if not args.no_timing:
         ms = end_to_end_ms(Engine(registry, settings.model_name, limits), args.data.resolve())
-        out += [f"#### End to end at {TIMING_SIDE} px (JPEG in, PNG out; median ms per image)", "",
-                "| none | standard | high | standard ÷ none |", "|---|---|---|---|",
-                f"| {ms['none']:.0f} | {ms['standard']:.0f} | {ms['high']:.0f} | "
-                f"{ms['standard'] / ms['none']:.2f} |", ""]
+        out += [
+            f"#### End to end at {TIMING_SIDE} px (JPEG in, PNG out; median ms per image)",
+            "",
+            "| none | standard | high | standard ÷ none |",
+            "|---|---|---|---|",
+            f"| {ms['none']:.0f} | {ms['standard']:.0f} | {ms['high']:.0f} | {ms['standard'] / ms['none']:.2f} |",
+            "",
+        ]
     print("\n".join(out))
 
 

@@ -59,6 +59,10 @@ class Segmenter:
         self._std = np.array(spec.std, np.float32)
         self._lock = threading.Lock()
 
+    def supports(self, size: int) -> bool:
+        """Whether the session takes square inputs of this size (onnxruntime: only the file's own)."""
+        return size == self.size
+
     def _tensor(self, images: np.ndarray) -> np.ndarray:
         """The model's input batch: each image ÷ its own max, then mean/std, channels first."""
         x = images.astype(np.float32)

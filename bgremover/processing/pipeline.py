@@ -37,6 +37,7 @@ class Result:
     input_size: int
     input_format: str
     options: Options
+    model_passes: int = 1
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -95,9 +96,9 @@ class Engine:
             image = decode.decode(data, self.limits, fit=fit)
             seen = _flatten_for_model(image.rgb, image.alpha)
         with stage("segment"):
-            mask = segment.segment(seen, model, refine=options.refine)
+            segmented = segment.segment(seen, model, refine=options.refine)
         with stage("refine"):
-            alpha = refine.refine(seen, mask, options.refine)
+            alpha = refine.refine(seen, segmented.mask, options.refine)
             if image.alpha is not None:
                 alpha *= image.alpha.astype(np.float32) * (1.0 / 255.0)
         with stage("resize"):
@@ -120,6 +121,7 @@ class Engine:
             input_size=len(data),
             input_format=image.format,
             options=options,
+            model_passes=segmented.passes,
             timings_ms=timings,
         )
 

@@ -19,7 +19,7 @@ def big(photo_bytes, registry) -> tuple[np.ndarray, np.ndarray]:
     rgb = decode(photo_bytes, Limits()).rgb
     height = round(rgb.shape[0] * 4000 / rgb.shape[1])
     rgb = cv2.resize(rgb, (4000, height), interpolation=cv2.INTER_CUBIC)
-    return rgb, segment(rgb, registry.get("u2netp"), refine="standard")
+    return rgb, segment(rgb, registry.get("u2netp"), refine="standard").mask
 
 
 def _peak_mb(fn, *args) -> tuple[object, float]:

@@ -23,7 +23,7 @@ def test_standard_beats_the_raw_mask_on_duts(data_dir, registry):
     model = registry.get("u2netp")
     scores = {"none": [], "standard": []}
     for rgb, truth in evaluation_set(data_dir / "duts-te-150"):
-        mask = segment.segment(rgb, model, refine="standard")
+        mask = segment.segment(rgb, model, refine="standard").mask
         for level in scores:
             scores[level].append(metrics(refine.refine(rgb, mask, level), truth))
     none, standard = (np.mean(scores[k], axis=0) for k in ("none", "standard"))
@@ -39,7 +39,7 @@ def test_high_beats_standard_on_hair_and_fur(data_dir, registry):
     sad = {"standard": [], "high": []}
     for rgb, truth in evaluation_set(data_dir / "alphamatting-train-lowres"):
         for level in sad:
-            alpha = refine.refine(rgb, segment.segment(rgb, model, refine=level), level)
+            alpha = refine.refine(rgb, segment.segment(rgb, model, refine=level).mask, level)
             sad[level].append(metrics(alpha, truth)[2])
     standard, high = np.mean(sad["standard"]), np.mean(sad["high"])
     assert len(sad["high"]) == 27
