@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from openapi_spec_validator import validate
 
@@ -102,3 +103,15 @@ def test_one_json_log_line_per_request(make_app, tmp_path, photo_bytes):
     assert set(first["stages_ms"]) == {"decode", "segment", "refine", "resize", "compose", "encode"}
     assert first["peak_rss_mb"] > 0
     assert lines[1]["status"] == 404
+
+
+def test_made_up_methods_do_not_create_metric_series(client):
+    methods = ["AAAB" * n for n in range(1, 6)] + ["PROPFIND"]
+    for method in methods:
+        assert client.open("/health", method=method).status_code == 405
+    client.delete("/health")
+    text = client.get("/metrics").get_data(as_text=True)
+    labels = set(re.findall(r'^bgremover_requests_total\{[^}]*method="([^"]*)"', text, re.M))
+    assert labels and labels <= {"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "other"}
+    assert 'endpoint="unmatched",method="other",status="405"' in text
+    assert 'endpoint="unmatched",method="DELETE",status="405"' in text
