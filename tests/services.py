@@ -129,7 +129,8 @@ class AppServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for(lambda: requests.get(f"{self.url}/health/ready", timeout=1).ok, timeout, "gunicorn")
+        # a long timeout per poll: polls that time out stay queued and would each count towards max_requests
+        wait_for(lambda: requests.get(f"{self.url}/health/ready", timeout=10).ok, timeout, "gunicorn")
         return self
 
     def stop(self) -> None:
