@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 
 from bgremover.processing.segment import ENSEMBLE_VIEWS, segment, views
@@ -34,9 +37,33 @@ def test_ensemble_of_a_mirror_symmetric_scene_is_symmetric(registry, photo_bytes
     assert not np.array_equal(ensemble, single)
 
 
-def test_session_threads_are_explicit_and_do_not_spin(registry, settings):
-    options = registry.get("u2netp")._session.get_session_options()
-    assert options.intra_op_num_threads == settings.ort_threads
-    assert options.inter_op_num_threads == 1
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert options.get_session_config_entry("session.dynamic_block_base") == "8"
+# In a fresh process: the threads a loaded model adds, and the CPU its process burns while idle after a run.
+THREAD_PROBE = """
+import os, resource, sys, time
+from pathlib import Path
+import numpy as np, onnxruntime
+from bgremover.models.registry import ModelRegistry
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+before = len(os.listdir("/proc/self/task"))
+registry = ModelRegistry(Path(sys.argv[1]), threads=int(sys.argv[2]))
+registry.load("u2netp").predict(np.zeros((1, 320, 320, 3), np.uint8))
+started = cpu()
+time.sleep(0.5)
+print(len(os.listdir("/proc/self/task")) - before, cpu() - started)
+"""
+
+
+def test_model_threads_follow_the_setting_and_sleep_when_idle(settings):
+    for threads in (1, 3):
+        done = subprocess.run(
+            [sys.executable, "-c", THREAD_PROBE, str(settings.u2net_home), str(threads)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        added, idle_cpu = done.stdout.split()
+        assert int(added) == threads - 1  # the calling thread plus a pool of threads - 1 (inter-op: none)
+        assert float(idle_cpu) < 0.01  # spinning threads would burn tens of ms in that half second
