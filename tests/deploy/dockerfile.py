@@ -180,9 +180,9 @@ def _open_to_others(path: Path) -> bool:
 def runtime(image: Image) -> dict[str, str]:
     """An environment that runs the image's commands: a `python` and `gunicorn` on PATH, packages on PYTHONPATH.
 
-    The base image has Python in /usr/local; here that is the interpreter of the test's virtualenv, linked into
-    the scratch root when its own directory is closed to other users (pyenv under /root), and the site-packages
-    of the virtualenv (whose pins `pip install -r` checked) on PYTHONPATH.
+    The base image has Python in /usr/local; here that is the interpreter of the test's virtualenv and the
+    virtualenv's site-packages (whose pins `pip install -r` checked) on PYTHONPATH, each hard-linked into the
+    scratch root when its own directory is closed to other users (pyenv or a clone under /root).
     """
     local = image.path("/usr/local")
     bin_dir = local / "bin"
@@ -205,6 +205,12 @@ def runtime(image: Image) -> dict[str, str]:
         gunicorn = bin_dir / "gunicorn"
         gunicorn.write_text('#!/bin/sh\nexec python -m gunicorn "$@"\n')
         gunicorn.chmod(0o755)
+    packages = Path(sysconfig.get_paths()["purelib"])
+    if not _open_to_others(packages):  # e.g. a clone under /root: link the packages where the user can read them
+        linked = local / "lib" / "test-packages"
+        if not linked.exists():
+            shutil.copytree(packages, linked, copy_function=_link, symlinks=True)
+        packages = linked
     env = {key: str(image.path(value)) if value.startswith("/") else value for key, value in image.env.items()}
     return {
         **env,
@@ -212,7 +218,7 @@ def runtime(image: Image) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "HOME": str(image.path(str(image.home or "/root"))),
         "LD_LIBRARY_PATH": str(lib),
-        "PYTHONPATH": os.pathsep.join([str(image.site), sysconfig.get_paths()["purelib"]]),
+        "PYTHONPATH": os.pathsep.join([str(image.site), str(packages)]),
     }
 
 
