@@ -1,8 +1,10 @@
 # bgremover app node: gunicorn + the model, baked in at build time; runs as a non-root user.
 FROM python:3.11-slim AS app
 
+# HOST=0.0.0.0: the container's own interface. TRUSTED_PROXY_HOPS=0: a container published on its own believes
+# no X-Forwarded-For (else any client could forge its address); behind nginx, set 1 (docker-compose.yml does).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    U2NET_HOME=/opt/models HOST=0.0.0.0 PORT=5001 TRUSTED_PROXY_HOPS=1
+    U2NET_HOME=/opt/models HOST=0.0.0.0 PORT=5001 TRUSTED_PROXY_HOPS=0
 
 RUN useradd --system --create-home --uid 10001 bgremover
 WORKDIR /app

@@ -46,9 +46,23 @@ def on_starting(server):
             registry.check(name)
     except ModelUnavailable as exc:
         sys.exit(f"bgremover: cannot start: {exc}")
+    _warn_if_limits_are_per_worker(server)
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     for entry in os.listdir(metrics_dir):  # stale samples from an earlier run would be summed in
         os.unlink(os.path.join(metrics_dir, entry))
+
+
+def _warn_if_limits_are_per_worker(server):
+    """Say loudly when the rate limits are kept in each worker's memory rather than in Redis."""
+    if not _settings.ratelimit_enabled or not _settings.limiter_storage_uri.startswith("memory://"):
+        return
+    server.log.warning(
+        "RATE LIMITS ARE PER WORKER: no REDIS_URL, so each of the %d worker(s) counts on its own (a client gets up "
+        "to %d times each limit) and a worker's counts restart whenever it is recycled (max_requests). "
+        "Set REDIS_URL for limits that hold; /health reports checks.rate_limits.scope=per-worker.",
+        server.cfg.workers,
+        server.cfg.workers,
+    )
 
 
 def child_exit(server, worker):

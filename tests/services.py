@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from nginx.render import Flood, nginx_version, render
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,7 +84,11 @@ class RedisServer:
         import redis
 
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        wait_for(client.ping, 10, "redis-server")
+        try:
+            wait_for(client.ping, 10, "redis-server")
+        except TimeoutError:
+            self.stop()
+            raise
         return self
 
     def keys(self, pattern: str = "*") -> list[bytes]:
@@ -129,7 +135,12 @@ class AppServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for(lambda: requests.get(f"{self.url}/health/ready", timeout=1).ok, timeout, "gunicorn")
+        try:
+            # a long timeout per poll: polls that time out stay queued and would each count towards max_requests
+            wait_for(lambda: requests.get(f"{self.url}/health/ready", timeout=10).ok, timeout, "gunicorn")
+        except TimeoutError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -145,10 +156,17 @@ class AppServer:
 class NginxServer:
     """Real nginx in front of app nodes, with the project's site (nginx/render.py) and a self-signed cert."""
 
-    def __init__(self, workdir: Path, upstreams: list[str], max_body: str = "16m") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        upstreams: list[str],
+        max_body: str = "16m",
+        flood: Flood | None = None,
+        name: str = "nginx",
+    ) -> None:
         self.binary = require_binary("nginx", "/usr/sbin")
         openssl = require_binary("openssl")
-        self.dir = workdir / "nginx"
+        self.dir = workdir / name
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.http_port, self.https_port = free_port(), free_port()
         self.cert, self.key = self.dir / "cert.pem", self.dir / "key.pem"
@@ -172,8 +190,8 @@ class NginxServer:
             check=True,
             capture_output=True,
         )
-        sys.path.insert(0, str(ROOT / "nginx"))
-        from render import render
+        self.version = nginx_version(self.binary)
+        assert self.version is not None, f"cannot read the version of {self.binary}"
 
         self.access_log = self.dir / "access.log"
         (self.dir / "site.conf").write_text(
@@ -186,6 +204,8 @@ class NginxServer:
                 tls_key=str(self.key),
                 max_body=max_body,
                 access_log=str(self.access_log),
+                version=self.version,
+                flood=flood or Flood(),
             )
         )
         user = "user root;\n" if os.geteuid() == 0 else ""
@@ -218,7 +238,11 @@ class NginxServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        wait_for(lambda: requests.get(f"{self.url}/static/style.css", verify=False, timeout=1).ok, 15, "nginx")
+        try:
+            wait_for(lambda: requests.get(f"{self.url}/static/style.css", verify=False, timeout=1).ok, 15, "nginx")
+        except TimeoutError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -19,6 +19,9 @@ from bgremover.web.headers import Header
 
 STAGES_KEY = "bgremover_stages_ms"  # where record_result() leaves a request's stage timings for its log line
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+# The `method` label takes one of these values or "other": a client choosing its own method (`curl -X AAAB…`)
+# must not create a new time series (each one lives on in the multiprocess files until the next start).
+METHOD_LABELS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 access_log = logging.getLogger("bgremover.access")
 
 REQUESTS = Counter("bgremover_requests_total", "HTTP requests", ["endpoint", "method", "status"])
@@ -68,6 +71,11 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def method_label(method: str) -> str:
+    """The request's method as a metrics label: a known method, else "other"."""
+    return method if method in METHOD_LABELS else "other"
+
+
 def _start() -> None:
     given = request.headers.get(Header.REQUEST_ID, "")
     g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
@@ -81,7 +89,7 @@ def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     bytes_in = request.content_length or 0
     bytes_out = response.calculate_content_length() or 0
-    REQUESTS.labels(endpoint, request.method, str(status)).inc()
+    REQUESTS.labels(endpoint, method_label(request.method), str(status)).inc()
     LATENCY.labels(endpoint, str(status)).observe(elapsed)
     BYTES_IN.labels(endpoint).inc(bytes_in)
     BYTES_OUT.labels(endpoint).inc(bytes_out)

@@ -200,7 +200,7 @@ def document(settings: Settings) -> dict:
             },
             "/health": {
                 "get": {
-                    "summary": "Health of model, Redis, disk, memory",
+                    "summary": "Health: model, rate limits, Redis, disk, memory (checks for METRICS_ALLOWED_IPS only)",
                     "responses": {
                         "200": {"description": "healthy or degraded", "content": simple},
                         "503": {"description": "unhealthy", "content": simple},

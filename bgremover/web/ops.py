@@ -5,11 +5,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import time
+from dataclasses import dataclass
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from werkzeug.exceptions import Forbidden
 
+from bgremover.settings import Settings
 from bgremover.web.extensions import limiter
 from bgremover.web.observability import peak_rss_bytes
 from bgremover.web.openapi import document
@@ -17,6 +20,16 @@ from bgremover.web.services import services
 
 bp = Blueprint("ops", __name__)
 MIN_FREE_DISK = 256 * 2**20
+HEALTH_CACHE_SECONDS = 5.0  # each worker runs /health's checks (disk, Redis PING) at most this often
+CACHE_KEY = "bgremover.health"
+
+
+@dataclass
+class _Cached:
+    """The last health verdict of this app and when it goes stale."""
+
+    expires: float = 0.0
+    verdict: tuple[str, dict[str, dict[str, object]]] | None = None
 
 
 def _redis_check() -> dict[str, object] | None:
@@ -26,18 +39,29 @@ def _redis_check() -> dict[str, object] | None:
     return {"status": "ok" if reachable else "down", "fallback": "in-process limits" if not reachable else None}
 
 
-@bp.get("/health")
-def health() -> Response:
-    """Model, Redis (when configured), disk and memory; 503 only when the service cannot work."""
+def _rate_limit_check(settings: Settings) -> dict[str, object]:
+    """Whether the limits mean what they say: memory storage counts per worker, so N workers allow N × the limit."""
+    if not settings.ratelimit_enabled:
+        return {"status": "ok", "enabled": False}
+    storage = settings.limiter_storage_uri.split(":", 1)[0]
+    if storage != "memory":
+        return {"status": "ok", "storage": storage, "scope": "global"}
+    workers = settings.web_concurrency
+    status = "per-worker" if workers > 1 else "ok"
+    return {"status": status, "storage": storage, "scope": "per-worker", "workers": workers}
+
+
+def _run_checks() -> tuple[str, dict[str, dict[str, object]]]:
+    """Run every check now: the overall status and each check's detail."""
     found = services()
     models = found.registry.names
-    checks: dict[str, object] = {
+    free_mb = shutil.disk_usage(found.settings.u2net_home).free // 2**20
+    checks: dict[str, dict[str, object]] = {
         "model": {"status": "ok" if found.settings.model_name in models else "down", "loaded": models},
-        "disk": {"status": "ok", "free_mb": shutil.disk_usage(found.settings.u2net_home).free // 2**20},
+        "disk": {"status": "ok" if free_mb * 2**20 >= MIN_FREE_DISK else "low", "free_mb": free_mb},
         "memory": {"status": "ok", "worker_peak_rss_mb": peak_rss_bytes() // 2**20},
+        "rate_limits": _rate_limit_check(found.settings),
     }
-    if checks["disk"]["free_mb"] * 2**20 < MIN_FREE_DISK:
-        checks["disk"]["status"] = "low"
     redis = _redis_check()
     if redis is not None:
         checks["redis"] = redis
@@ -47,7 +71,28 @@ def health() -> Response:
         status = "degraded"
     else:
         status = "healthy"
-    return jsonify(status=status, checks=checks), 503 if status == "unhealthy" else 200
+    return status, checks
+
+
+def _checks() -> tuple[str, dict[str, dict[str, object]]]:
+    """The checks' verdict, run again only when the last one is older than HEALTH_CACHE_SECONDS."""
+    cached = current_app.extensions.setdefault(CACHE_KEY, _Cached())
+    now = time.monotonic()
+    if cached.verdict is None or now >= cached.expires:
+        cached.verdict = _run_checks()
+        cached.expires = now + HEALTH_CACHE_SECONDS
+    return cached.verdict
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Model, rate limits, Redis (when configured), disk and memory; 503 only when the service cannot work.
+
+    Everyone gets the status; the checks' detail (models, memory, Redis state) only METRICS_ALLOWED_IPS.
+    """
+    status, checks = _checks()
+    shown = checks if trusted_observer() else {}
+    return jsonify(status=status, checks=shown), 503 if status == "unhealthy" else 200
 
 
 @bp.get("/health/live")
@@ -64,7 +109,15 @@ def ready() -> Response:
     return jsonify(status="ready" if ok else "not ready"), 200 if ok else 503
 
 
-def _allowed(address: str | None) -> bool:
+def socket_peer() -> str | None:
+    """The address of the TCP peer that sent this request, whatever X-Forwarded-For says."""
+    original = request.environ.get("werkzeug.proxy_fix.orig")  # ProxyFix keeps the peer here when it rewrites
+    if original is not None:
+        return original.get("REMOTE_ADDR")
+    return request.environ.get("REMOTE_ADDR")
+
+
+def _in_allow_list(address: str | None) -> bool:
     if not address:
         return False
     try:
@@ -75,10 +128,19 @@ def _allowed(address: str | None) -> bool:
     return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
 
 
+def trusted_observer() -> bool:
+    """May this request read metrics and health detail: its socket peer and its client (after ProxyFix) are allowed.
+
+    The peer alone decides against forged X-Forwarded-For on a published port; the client as ProxyFix found it
+    keeps out outsiders that come through a local nginx (whose peer is loopback).
+    """
+    return _in_allow_list(socket_peer()) and _in_allow_list(request.remote_addr)
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text format, aggregated across gunicorn workers when multiprocess mode is on."""
-    if not _allowed(request.remote_addr):
+    if not trusted_observer():
         raise Forbidden("Metrics are only served to METRICS_ALLOWED_IPS")
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

