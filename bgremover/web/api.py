@@ -93,6 +93,8 @@ def _batch_size() -> int:
     return count if 1 <= count <= services().settings.batch_max_files else 1
 
 
+# With deduct_when, Flask-Limiter tests that the batch's cost fits BEFORE the view runs and records the hit after
+# the response is made: a batch that would exceed the limit gets a 429, nothing is processed, and it costs nothing.
 @bp.post("/remove-background-batch")
 @_limit("rate_limit_batch_per_hour", cost=_batch_size, deduct_when=lambda response: response.status_code != 429)
 def remove_background_batch() -> Response:
