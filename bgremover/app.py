@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine
 from bgremover.settings import Settings, load_settings
-from bgremover.web import api, errors, observability, ops, pages, services
+from bgremover.web import api, auth, errors, observability, ops, pages, services
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             registry.load(name)
     engine = Engine(registry, settings.model_name, settings.image_limits)
     services.init_app(app, services.Services(settings, registry, engine))
+    auth.init_app(app)
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
     limiter.init_app(app)

@@ -1,4 +1,4 @@
-"""Command line: `bgremover remove PATH... -o DIR` for folders of images, `bgremover models` to manage models."""
+"""Command line: `bgremover remove PATH... -o DIR` for folders of images, `bgremover models` and `bgremover keys`."""
 
 from __future__ import annotations
 
@@ -140,6 +140,75 @@ def fetch(names: tuple[str, ...]) -> None:
         except ModelUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{name}: {path}")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (stored hashed in API_KEYS_FILE; the key itself is shown once, when it is made)."""
+
+
+def _key_file(settings: Settings) -> Path:
+    if settings.api_keys_file is None:
+        raise click.ClickException("API_KEYS_FILE is not set; set it to the JSON file that holds the hashed keys")
+    return settings.api_keys_file
+
+
+@keys.command("add")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Hourly limit per endpoint for this key")
+def keys_add(name: str, limit: int | None) -> None:
+    """Make a key for NAME, print it once, and store only its SHA-256 hash."""
+    from bgremover.apikeys import KeyFileError, add_key, hash_key, new_key, parse_entry
+
+    settings = _settings()
+    if settings.api_keys_file is None:  # env-only set-ups: print the API_KEYS entry to paste
+        key = new_key()
+        entry = f"{name}:{hash_key(key)}" + (f":{limit}" if limit else "")
+        click.echo(key)
+        click.echo(f"API_KEYS_FILE is not set: add this entry to API_KEYS (comma-separated): {entry}", err=True)
+        return
+    if any(parse_entry(e).name == name for e in settings.api_keys):
+        raise click.ClickException(f"{name!r} is already a key in API_KEYS")
+    try:
+        key, _ = add_key(settings.api_keys_file, name, limit)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(key)
+    click.echo(f"Key {name!r} stored (hashed) in {settings.api_keys_file}; it is not shown again.", err=True)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """The keys by name, with their limit, creation time and state (never the keys or their hashes)."""
+    from bgremover.apikeys import KeyFileError, KeyStore
+
+    settings = _settings()
+    try:
+        found = KeyStore.from_settings(settings).keys if settings.api_keys_enabled else []
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not found:
+        click.echo("No API keys (set API_KEYS_FILE and run `bgremover keys add NAME`).", err=True)
+    for key in found:
+        state = f"revoked {key.revoked}" if key.revoked else "active"
+        limit = f"{key.limit_per_hour}/hour" if key.limit_per_hour else "default limits"
+        click.echo(f"{key.name:24s} {state:32s} {limit:16s} {key.source}  {key.created or ''}".rstrip())
+
+
+@keys.command("revoke")
+@click.argument("name")
+def keys_revoke(name: str) -> None:
+    """Revoke the key NAME: running servers refuse it (403) from their next request on."""
+    from bgremover.apikeys import KeyFileError, parse_entry, revoke_key
+
+    settings = _settings()
+    if any(parse_entry(e).name == name for e in settings.api_keys):
+        raise click.ClickException(f"{name!r} is in API_KEYS: remove it there and restart")
+    try:
+        revoke_key(_key_file(settings), name)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Key {name!r} revoked.", err=True)
 
 
 if __name__ == "__main__":

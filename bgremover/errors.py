@@ -81,3 +81,91 @@ class ModelNotReady(BgRemoverError):
 
 class ModelUnavailable(Exception):
     """A model file is missing or corrupt and cannot be obtained: a start-up error, not a request error."""
+
+
+class ImageUrlDisabled(BgRemoverError):
+    """An `image_url` was sent but this server does not fetch URLs."""
+
+    status, code = 400, "image_url_disabled"
+    message = "Fetching images from URLs is disabled on this server"
+    hint = "Send the image itself, or ask the operator to set IMAGE_URL_ENABLED=true"
+
+
+class InvalidImageUrl(BgRemoverError):
+    """The image URL cannot be parsed, is too long, or carries credentials."""
+
+    status, code = 400, "invalid_image_url"
+    message = "Invalid image URL"
+    hint = "Send an absolute http:// or https:// URL without user name or password"
+
+
+class ImageUrlSchemeRefused(BgRemoverError):
+    """The image URL (or a redirect) uses a scheme other than http or https."""
+
+    status, code = 400, "image_url_scheme_refused"
+    message = "Only http and https image URLs are fetched"
+    hint = "Send an http:// or https:// URL"
+
+
+class ImageUrlAddressRefused(BgRemoverError):
+    """The URL's host resolves to an address this server never contacts; the address is not named."""
+
+    status, code = 400, "image_url_address_refused"
+    message = "The image URL points to an address this server does not fetch from"
+    hint = "Use a URL on the public internet (private, loopback and link-local addresses are refused)"
+
+
+class ImageUrlUnreachable(BgRemoverError):
+    """The host does not resolve, refuses the connection, fails TLS, or answers with an error status."""
+
+    status, code = 400, "image_url_unreachable"
+    message = "The image could not be downloaded from the URL"
+    hint = "Check that the URL opens in a browser and returns the image"
+
+
+class ImageUrlTooManyRedirects(BgRemoverError):
+    """The URL redirected more often than IMAGE_URL_MAX_REDIRECTS allows."""
+
+    status, code = 400, "image_url_too_many_redirects"
+    message = "The image URL redirects too many times"
+    hint = "Send the image's final URL"
+
+
+class ImageUrlTimeout(BgRemoverError):
+    """Connecting, reading, or the whole download took longer than the configured timeouts."""
+
+    status, code = 400, "image_url_timeout"
+    message = "Downloading the image from the URL took too long"
+    hint = "Send the image itself, or a URL on a faster server"
+
+
+class ApiKeyMissing(BgRemoverError):
+    """API keys are on and the request carries none."""
+
+    status, code = 401, "api_key_missing"
+    message = "An API key is required"
+    hint = "Send your key in the X-Api-Key header or as Authorization: Bearer <key>"
+
+
+class ApiKeyInvalid(BgRemoverError):
+    """The request carries a key that matches no key of this server."""
+
+    status, code = 403, "api_key_invalid"
+    message = "The API key is not valid"
+    hint = "Check the key, or ask the operator for a new one"
+
+
+class ApiKeyRevoked(BgRemoverError):
+    """The request carries a key that the operator revoked."""
+
+    status, code = 403, "api_key_revoked"
+    message = "The API key has been revoked"
+    hint = "Ask the operator for a new key"
+
+
+class BatchDeadlineExceeded(BgRemoverError):
+    """A batch file was not processed because the batch ran out of its BATCH_DEADLINE_S (manifest only)."""
+
+    status, code = 503, "batch_deadline_exceeded"
+    message = "Not processed: the batch reached its time limit"
+    hint = "Send the files that were not processed in another batch"

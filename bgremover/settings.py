@@ -68,13 +68,35 @@ class Settings(BaseSettings):
     ort_threads: int = Field(
         default_factory=lambda: min(2, _cores()), ge=1, le=64, description="onnxruntime threads per worker"
     )
+    image_url_enabled: bool = Field(False, description="Accept `image_url` inputs and fetch them (SSRF-guarded)")
+    image_url_allow_hosts: CommaList = Field(
+        default_factory=list,
+        description="Host names or IP networks fetched even when their addresses are private (comma-separated)",
+    )
+    image_url_connect_timeout_s: float = Field(3.0, gt=0, le=60, description="Connect timeout per URL fetch")
+    image_url_read_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of each read of a URL fetch")
+    image_url_deadline_s: float = Field(10.0, gt=0, le=100, description="Whole URL fetch, redirects included")
+    image_url_max_redirects: int = Field(3, ge=0, le=10, description="Redirects followed, each one checked again")
+    image_url_ca_bundle: Path | None = Field(None, description="CA certificates for https URLs; unset: certifi's")
+    batch_max_files: int = Field(20, ge=1, le=100, description="Most files in one /remove-background-batch")
+    batch_deadline_s: float = Field(
+        90.0, gt=0, le=110, description="Processing time of one batch; later files fail (below gunicorn's 120 s)"
+    )
+    rate_limit_batch_per_hour: int = Field(40, ge=1, description="Images via /remove-background-batch per IP")
+    api_keys_file: Path | None = Field(None, description="JSON file of hashed API keys; set: keys are required")
+    api_keys: CommaList = Field(
+        default_factory=list, description="API keys as name:sha256hex[:limit_per_hour] (comma-separated)"
+    )
+    page_public: bool = Field(False, description="With API keys on, also serve requests without a key per IP")
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("models", "cors_origins", "metrics_allowed_ips", mode="before")
+    @field_validator(
+        "models", "cors_origins", "metrics_allowed_ips", "image_url_allow_hosts", "api_keys", mode="before"
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
@@ -88,12 +110,37 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
-    @field_validator("u2net_home", "read_file_dir", "log_file")
+    @field_validator("image_url_allow_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        from bgremover.web.addresses import AllowList
+
+        AllowList.parse(value)
+        return [item.lower() for item in value]
+
+    @field_validator("api_keys")
+    @classmethod
+    def _env_keys(cls, value: list[str]) -> list[str]:
+        from bgremover.apikeys import parse_entry
+
+        for entry in value:
+            parse_entry(entry)
+        return value
+
+    @field_validator("u2net_home", "read_file_dir", "log_file", "image_url_ca_bundle", "api_keys_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
 
-    @field_validator("redis_url", "ratelimit_storage_uri", "read_file_dir", "log_file", mode="before")
+    @field_validator(
+        "redis_url",
+        "ratelimit_storage_uri",
+        "read_file_dir",
+        "log_file",
+        "image_url_ca_bundle",
+        "api_keys_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -104,7 +151,18 @@ class Settings(BaseSettings):
             raise ValueError("MIN_IMAGE_SIDE must not exceed MAX_IMAGE_SIDE")
         if self.read_file_dir is not None and not self.read_file_dir.is_dir():
             raise ValueError(f"READ_FILE_DIR is not a directory: {self.read_file_dir}")
+        if self.image_url_ca_bundle is not None and not self.image_url_ca_bundle.is_file():
+            raise ValueError(f"IMAGE_URL_CA_BUNDLE is not a file: {self.image_url_ca_bundle}")
+        if self.api_keys_enabled:
+            from bgremover.apikeys import KeyStore
+
+            KeyStore.from_settings(self)  # a malformed file or a duplicate name stops the start
         return self
+
+    @property
+    def api_keys_enabled(self) -> bool:
+        """API keys are required (or, with PAGE_PUBLIC, honoured) once API_KEYS_FILE or API_KEYS is set."""
+        return self.api_keys_file is not None or bool(self.api_keys)
 
     @property
     def limiter_storage_uri(self) -> str:

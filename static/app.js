@@ -16,6 +16,8 @@
     overlay: $("drop-overlay"), preset: $("preset"), format: $("format"), quality: $("quality"),
     qualityAuto: $("quality-auto"), qualityValue: $("quality-value"), bgColor: $("bg_color")
   };
+  var apiKey = $("api-key");  // only on servers that require an API key (see README, "API keys")
+  var KEY_STORE = "bgremover-api-key";
   var DEFAULT_QUALITY = JSON.parse(form.dataset.defaultQuality);
   var presets = {};
   var items = [];
@@ -198,6 +200,7 @@
     xhr.open("POST", "/remove-background-preview");
     xhr.responseType = "json";
     xhr.setRequestHeader("Accept", "application/json");
+    if (apiKey && apiKey.value.trim()) xhr.setRequestHeader("X-Api-Key", apiKey.value.trim());
     if (item === current) { els.progress.hidden = false; els.bar.value = 0; els.progressText.textContent = "0%"; }
     xhr.upload.addEventListener("progress", function (e) {
       if (!e.lengthComputable || item !== current) return;
@@ -428,6 +431,13 @@
   els.slider.addEventListener("input", moveSlider);
   els.before.addEventListener("load", layoutCompare);
   els.after.addEventListener("load", layoutCompare);
+
+  if (apiKey) {  // kept for this tab only (sessionStorage), never in the page's URL or a cookie
+    try { apiKey.value = sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { /* storage blocked */ }
+    apiKey.addEventListener("change", function () {
+      try { sessionStorage.setItem(KEY_STORE, apiKey.value.trim()); } catch (e) { /* storage blocked */ }
+    });
+  }
 
   syncQuality();
   syncBackground();

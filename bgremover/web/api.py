@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 from pathlib import PurePath
 
-from flask import Blueprint, Response, jsonify, request
-from werkzeug.utils import secure_filename
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
 from bgremover.errors import InvalidOption
-from bgremover.processing import Result, parse_options
+from bgremover.processing import Options, Result, parse_options
 from bgremover.processing.presets import PRESETS
-from bgremover.web import inputs, observability, readfile, responses
+from bgremover.web import auth, batch, inputs, observability, readfile, responses, urlfetch
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
@@ -19,17 +18,28 @@ from bgremover.web.services import services
 bp = Blueprint("api", __name__)
 
 
-def _limit(setting: str):
-    """A per-hour limit read from the settings of the app serving the request."""
-    return limiter.limit(lambda: f"{getattr(services().settings, setting)}/hour")
+def _limit(setting: str, **kwargs: object):
+    """Authenticate (when keys are on), then apply the hourly limit named by `setting` (or the key's own)."""
+    limit = limiter.limit(lambda: auth.hourly_limit(getattr(services().settings, setting)), **kwargs)
+
+    def decorate(view):
+        return auth.key_required(limit(view))
+
+    return decorate
+
+
+def _options(raw: dict[str, object]) -> Options:
+    return parse_options(raw, default_model=services().settings.model_name)
+
+
+def _run(data: bytes, options: Options) -> Result:
+    result = services().engine.process(data, options)
+    observability.record_result(result)
+    return result
 
 
 def _process(data: bytes, raw: dict[str, object]) -> Result:
-    found = services()
-    options = parse_options(raw, default_model=found.settings.model_name)
-    result = found.engine.process(data, options)
-    observability.record_result(result)
-    return result
+    return _run(data, _options(raw))
 
 
 def _json_result(result: Result) -> Response:
@@ -44,7 +54,7 @@ def remove_background() -> Response:
     """Multipart upload in, the image as a download out."""
     data, filename = inputs.uploaded_file(request)
     result = _process(data, inputs.raw_options(request.form))
-    stem = secure_filename(PurePath(filename).stem)[:100] or "image"
+    stem = batch.download_stem(filename)
     response = Response(result.data, mimetype=result.mimetype)
     response.headers[Header.CONTENT_DISPOSITION] = f'attachment; filename="{stem}-no-bg.{result.extension}"'
     response.headers.update(responses.headers(result))
@@ -62,10 +72,40 @@ def remove_background_preview() -> Response:
 @bp.post("/remove-background-base64")
 @_limit("rate_limit_base64_per_hour")
 def remove_background_base64() -> Response:
-    """Base64 JSON in, result JSON out."""
+    """Base64 JSON (or an `image_url` to fetch) in, result JSON out."""
     body = inputs.json_body(request)
-    data = inputs.base64_image(body, services().settings.max_content_length)
+    settings = services().settings
+    if body.get("image_url") is not None:
+        if body.get("image") is not None:
+            raise InvalidOption("Send either 'image' or 'image_url', not both", hint="Remove one of the two")
+        options = _options(inputs.raw_options(body))  # a bad option is refused before anything is fetched
+        return _json_result(_run(urlfetch.fetch_image(body["image_url"], settings), options))
+    data = inputs.base64_image(body, settings.max_content_length)
     return _json_result(_process(data, inputs.raw_options(body)))
+
+
+def _batch_size() -> int:
+    """What a batch costs against the limit: its number of files (1 when it is refused for its shape)."""
+    try:
+        count = len(request.files.getlist("file"))
+    except Exception:  # the limiter must not fail here; the view reports a bad body
+        return 1
+    return count if 1 <= count <= services().settings.batch_max_files else 1
+
+
+# With deduct_when, Flask-Limiter tests that the batch's cost fits BEFORE the view runs and records the hit after
+# the response is made: a batch that would exceed the limit gets a 429, nothing is processed, and it costs nothing.
+@bp.post("/remove-background-batch")
+@_limit("rate_limit_batch_per_hour", cost=_batch_size, deduct_when=lambda response: response.status_code != 429)
+def remove_background_batch() -> Response:
+    """Several `file` parts in, a ZIP of the results and a manifest out, streamed as each file is done."""
+    settings = services().settings
+    uploads = batch.read_all(inputs.uploaded_files(request, settings.batch_max_files))
+    options = _options(inputs.raw_options(request.form))
+    body = batch.stream_zip(uploads, lambda data: _run(data, options), settings.batch_deadline_s, g.request_id)
+    response = Response(stream_with_context(body), mimetype="application/zip")
+    response.headers[Header.CONTENT_DISPOSITION] = 'attachment; filename="bgremover-batch.zip"'
+    return response
 
 
 @bp.post("/read-file")

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 
 from flask import Request
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest
 
 from bgremover.errors import InvalidOption, PayloadTooLarge
@@ -46,11 +47,29 @@ def uploaded_file(request: Request) -> tuple[bytes, str]:
     return data, upload.filename or "image"
 
 
+def uploaded_files(request: Request, most: int) -> list[FileStorage]:
+    """The multipart `file` parts of a batch: at least one, at most `most` (BATCH_MAX_FILES)."""
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise _missing("file", "Send multipart/form-data with one field named 'file' per image")
+    uploads = request.files.getlist("file")
+    if not uploads:
+        raise _missing("file", "Send the images in multipart fields named 'file'")
+    if len(uploads) > most:
+        raise InvalidOption(
+            f"Too many files: at most {most} per batch",
+            hint=f"Split the files into batches of at most {most} (BATCH_MAX_FILES)",
+            details=f"Got {len(uploads)}",
+        )
+    return uploads
+
+
 def base64_image(body: Mapping[str, object], cap: int) -> bytes:
     """Strictly decoded bytes of `image` (plain base64 or a data URL), size-checked before decoding."""
     value = body.get("image")
     if value is None or value == "":
-        raise _missing("image", "Send the image as base64 (or a data:image/...;base64, URL) in 'image'")
+        raise _missing(
+            "image", "Send the image as base64 (or a data:image/...;base64, URL) in 'image', or its URL in 'image_url'"
+        )
     if not isinstance(value, str):
         raise InvalidOption("Invalid parameter 'image': expected a base64 string", hint="Send a base64 string")
     match = DATA_URL.match(value)

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 from bgremover.processing import Result
+from bgremover.web.auth import key_name
 from bgremover.web.headers import Header
 
 STAGES_KEY = "bgremover_stages_ms"  # where record_result() leaves a request's stage timings for its log line
@@ -88,7 +89,8 @@ def _finish(response: Response) -> Response:
     status = response.status_code
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     bytes_in = request.content_length or 0
-    bytes_out = response.calculate_content_length() or 0
+    # a streamed body (a batch's ZIP) is not known yet, and measuring it here would buffer it whole
+    bytes_out = 0 if response.is_streamed else response.calculate_content_length() or 0
     REQUESTS.labels(endpoint, method_label(request.method), str(status)).inc()
     LATENCY.labels(endpoint, str(status)).observe(elapsed)
     BYTES_IN.labels(endpoint).inc(bytes_in)
@@ -109,6 +111,9 @@ def _finish(response: Response) -> Response:
         "duration_ms": round(elapsed * 1000, 1),
         "peak_rss_mb": round(rss / 2**20, 1),
     }
+    name = key_name()  # only the key's name is logged, never the key
+    if name is not None:
+        record["api_key"] = name
     stages = g.get(STAGES_KEY)
     if stages is not None:
         record["stages_ms"] = stages

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bgremover import __version__
 from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
 from bgremover.settings import Settings
+from bgremover.web.auth import API_KEY_HEADER
 from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
 
 
@@ -65,6 +66,10 @@ RESULT = {
         },
     },
 }
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+    "BearerAuth": {"type": "http", "scheme": "bearer", "description": "the same API key as a bearer token"},
+}
 HEADERS = {
     str(name): {"schema": {"type": "string"}, "description": name.doc}
     for name in (*RESULT_HEADERS, *RATE_LIMIT_HEADERS)
@@ -74,6 +79,8 @@ HEADERS = {
 def _errors(*statuses: int) -> dict:
     text = {
         400: "Bad or missing parameter",
+        401: "API key missing (when API keys are on)",
+        403: "API key invalid or revoked",
         404: "Not found",
         405: "Method not allowed",
         413: "Body too large",
@@ -96,6 +103,16 @@ def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
     }
 
 
+def _keyed(path_item: dict, settings: Settings) -> dict:
+    """With API keys on, the operation requires one (or accepts none, under PAGE_PUBLIC) and may answer 401/403."""
+    if not settings.api_keys_enabled:
+        return path_item
+    operation = path_item["post"]
+    operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+    operation["responses"].update(_errors(401, 403))
+    return path_item
+
+
 def document(settings: Settings) -> dict:
     """The document for a server with these settings."""
     multipart = {
@@ -111,13 +128,45 @@ def document(settings: Settings) -> dict:
         "application/json": {
             "schema": {
                 "type": "object",
-                "required": ["image"],
+                "oneOf": [{"required": ["image"]}, {"required": ["image_url"]}],
                 "properties": {
                     "image": {"type": "string", "description": "base64, or a data:image/...;base64, URL"},
+                    "image_url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "an http(s) URL to fetch the image from, instead of `image` "
+                        "(off unless IMAGE_URL_ENABLED=true; private, loopback and link-local addresses are refused)",
+                    },
                     **OPTION_SCHEMAS,
                 },
             }
         }
+    }
+    batch_body = {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "minItems": 1,
+                        "maxItems": settings.batch_max_files,
+                        "description": "one part per image, all named `file`",
+                    },
+                    **OPTION_SCHEMAS,
+                },
+            },
+            "encoding": {"file": {"contentType": "application/octet-stream"}},
+        }
+    }
+    zip_ok = {
+        "description": "A ZIP streamed as results complete: `<name>-no-bg.<ext>` per processed file and "
+        "`manifest.json` (`files[]`: index, file, status `ok`|`error`, output, size, width, height, format, "
+        "processing_time_ms, or error {error, code, solution, details})",
+        "headers": {str(h): HEADERS[str(h)] for h in RATE_LIMIT_HEADERS},
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
     }
     json_ok = {
         "description": "The result",
@@ -148,56 +197,82 @@ def document(settings: Settings) -> dict:
                     },
                 }
             },
-            "/remove-background": _processing(
-                "Remove the background; the image as a download",
-                multipart,
-                image_ok,
-                settings.rate_limit_remove_bg_per_hour,
+            "/remove-background": _keyed(
+                _processing(
+                    "Remove the background; the image as a download",
+                    multipart,
+                    image_ok,
+                    settings.rate_limit_remove_bg_per_hour,
+                ),
+                settings,
             ),
-            "/remove-background-preview": _processing(
-                "Remove the background; result JSON", multipart, json_ok, settings.rate_limit_preview_per_hour
+            "/remove-background-preview": _keyed(
+                _processing(
+                    "Remove the background; result JSON", multipart, json_ok, settings.rate_limit_preview_per_hour
+                ),
+                settings,
             ),
-            "/remove-background-base64": _processing(
-                "Remove the background of a base64 image", base64_body, json_ok, settings.rate_limit_base64_per_hour
+            "/remove-background-base64": _keyed(
+                _processing(
+                    "Remove the background of a base64 image or an image URL",
+                    base64_body,
+                    json_ok,
+                    settings.rate_limit_base64_per_hour,
+                ),
+                settings,
             ),
-            "/read-file": {
-                "post": {
-                    "summary": f"An image file under READ_FILE_DIR, unprocessed "
-                    f"(limit {settings.rate_limit_read_file_per_hour}/hour per IP)",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["path"],
-                                    "properties": {"path": {"type": "string"}},
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "The file",
+            "/remove-background-batch": _keyed(
+                {
+                    "post": {
+                        "summary": f"Remove the backgrounds of up to {settings.batch_max_files} images; a ZIP "
+                        f"(limit {settings.rate_limit_batch_per_hour} images/hour per IP: a batch of N counts N)",
+                        "requestBody": {"required": True, "content": batch_body},
+                        "responses": {"200": zip_ok, **_errors(400, 405, 413, 429)},
+                    }
+                },
+                settings,
+            ),
+            "/read-file": _keyed(
+                {
+                    "post": {
+                        "summary": f"An image file under READ_FILE_DIR, unprocessed "
+                        f"(limit {settings.rate_limit_read_file_per_hour}/hour per IP)",
+                        "requestBody": {
+                            "required": True,
                             "content": {
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "properties": {
-                                            "success": {"type": "boolean"},
-                                            "image": {"type": "string", "format": "byte"},
-                                            "mimetype": {"type": "string"},
-                                            "size": {"type": "integer"},
-                                            "filename": {"type": "string"},
-                                        },
+                                        "required": ["path"],
+                                        "properties": {"path": {"type": "string"}},
                                     }
                                 }
                             },
                         },
-                        **_errors(400, 404, 405, 413, 429),
-                    },
-                }
-            },
+                        "responses": {
+                            "200": {
+                                "description": "The file",
+                                "content": {
+                                    "application/json": {
+                                        "schema": {
+                                            "type": "object",
+                                            "properties": {
+                                                "success": {"type": "boolean"},
+                                                "image": {"type": "string", "format": "byte"},
+                                                "mimetype": {"type": "string"},
+                                                "size": {"type": "integer"},
+                                                "filename": {"type": "string"},
+                                            },
+                                        }
+                                    }
+                                },
+                            },
+                            **_errors(400, 404, 405, 413, 429),
+                        },
+                    }
+                },
+                settings,
+            ),
             "/health": {
                 "get": {
                     "summary": "Health: model, rate limits, Redis, disk, memory (checks for METRICS_ALLOWED_IPS only)",
@@ -247,5 +322,5 @@ def document(settings: Settings) -> dict:
                 }
             },
         },
-        "components": {"schemas": {"Error": ERROR, "Result": RESULT}},
+        "components": {"schemas": {"Error": ERROR, "Result": RESULT}, "securitySchemes": SECURITY_SCHEMES},
     }

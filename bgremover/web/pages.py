@@ -56,6 +56,7 @@ def index() -> Response:
         input_formats=decode.MIMETYPES,
         max_mb=settings.max_content_length // 2**20,
         max_side=settings.max_image_side,
+        ask_key=settings.api_keys_enabled and not settings.page_public,
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CSP
