@@ -4,8 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.dev-installed
+CHECKOV_VENV  ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev model quality bench lint clean
+.PHONY: run test install dev checkov model quality bench lint clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +19,17 @@ $(DEV): requirements-dev.txt $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# checkov has its own venv: its dependencies conflict with requirements.txt (see requirements-checkov.txt)
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 install: $(STAMP)
 
 dev: $(DEV)
+
+checkov: $(CHECKOV_STAMP)
 
 ## model: provision MODEL_NAME (default u2netp) into U2NET_HOME (default ~/.u2net), offline-safe
 model: $(STAMP)
@@ -30,7 +40,7 @@ run: model
 	exec $(BIN)/gunicorn -c gunicorn.conf.py "bgremover.app:create_app()"
 
 ## test: the whole suite, with real model, Redis, nginx and Chromium where installed
-test: model dev
+test: model dev checkov
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -46,4 +56,4 @@ lint: dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache
