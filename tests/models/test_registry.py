@@ -6,6 +6,24 @@ import subprocess
 import sys
 
 
+# In a fresh process: the threads a loaded model adds, and the CPU its process burns while idle after a run.
+THREAD_PROBE = """
+import os, resource, sys, time
+from pathlib import Path
+import numpy as np, onnxruntime
+from bgremover.models.registry import ModelRegistry
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+before = len(os.listdir("/proc/self/task"))
+registry = ModelRegistry(Path(sys.argv[1]), threads=int(sys.argv[2]))
+registry.load("u2netp").predict(np.zeros((1, 320, 320, 3), np.uint8))
+started = cpu()
+time.sleep(0.5)
+print(len(os.listdir("/proc/self/task")) - before, cpu() - started)
+"""
+
+
 def test_model_threads_follow_the_setting_and_sleep_when_idle(settings):
     for threads in (1, 3):
         done = subprocess.run(
