@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 # In a fresh process: the threads a loaded model adds, and the CPU its process burns while idle after a run.
 THREAD_PROBE = """
 import os, resource, sys, time
