@@ -71,6 +71,37 @@ class ImageTooSmall(BgRemoverError):
     message = "Image dimensions too small"
 
 
+class ImageTooComplex(BgRemoverError):
+    """The file's structure would cost far more to decode than any real image of its size (a decoder bomb)."""
+
+    status, code = 422, "image_too_complex"
+    message = "The image's structure is too complex to decode"
+    hint = "Re-save the image with a common encoder (or as PNG) and try again"
+
+
+class TooManyScans(ImageTooComplex):
+    """A progressive JPEG with more scans than any encoder writes: each scan walks the whole image again."""
+
+    code = "too_many_scans"
+    message = "The JPEG has too many scans"
+    hint = "Re-save it as a baseline or standard progressive JPEG and try again"
+
+
+class TooManySegments(ImageTooComplex):
+    """More markers, chunks, blocks or strips than the format needs: each one is parsed on its own."""
+
+    code = "too_many_segments"
+    message = "The image has too many segments"
+
+
+class ProcessingTimeout(BgRemoverError):
+    """The request ran past PROCESSING_TIMEOUT_S; 504, like nginx's own timeout, so no proxy replays it."""
+
+    status, code = 504, "processing_timeout"
+    message = "Processing took too long"
+    hint = "Retry with a smaller image or refine=standard"
+
+
 class ModelNotReady(BgRemoverError):
     """The requested model is not loaded in this process (yet)."""
 

@@ -7,14 +7,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from bgremover.errors import ImageTooLarge, ImageTooSmall, UndecodableImage, UnsupportedFormat
+from bgremover.processing import structure
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # Image.open reads only the header; our own limits are checked on it before any pixel is decoded,
 # so Pillow's own bomb guard (which would hide the declared size) is left to that check.
 Image.MAX_IMAGE_PIXELS = None
+# Decompressed PNG text (zTXt/iTXt) we never use: Pillow's default lets a 94 KB file hold 64 MiB of it.
+PngImagePlugin.MAX_TEXT_MEMORY = 16 * 1024 * 1024
 
 MIMETYPES = {
     "JPEG": "image/jpeg",
@@ -24,6 +27,9 @@ MIMETYPES = {
     "TIFF": "image/tiff",
     "GIF": "image/gif",
 }
+
+# What Pillow raises on malformed data; anything else is a bug of ours and stays a 500.
+PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,13 @@ def check_dimensions(width: int, height: int, limits: Limits) -> None:
 def open_checked(data: bytes, limits: Limits) -> Image.Image:
     """Open with only the sniffed format's decoder and check the header's size; pixels not yet read."""
     fmt = sniff(data)
+    structure.check_container(fmt, data)
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt])
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (UnidentifiedImageError, *PILLOW_ERRORS) as exc:
         raise UndecodableImage(details=f"Invalid {fmt} header") from exc
     check_dimensions(*image.size, limits)
+    structure.check_opened(image, data)
     return image
 
 
@@ -138,6 +146,6 @@ def decode(data: bytes, limits: Limits, *, fit: tuple[int, int] | None = None) -
         image.load()
         image = ImageOps.exif_transpose(image)
         rgb, alpha = normalise(image)
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except PILLOW_ERRORS as exc:
         raise UndecodableImage(details=f"The {fmt} data is corrupt or truncated") from exc
     return Decoded(rgb=rgb, alpha=alpha, format=fmt, original_size=original)
