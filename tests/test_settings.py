@@ -25,6 +25,7 @@ def test_defaults_match_the_spec():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"METRICS_ALLOWED_IPS": "not-an-ip"}, "METRICS_ALLOWED_IPS"),
         ({"RATELIMIT_ENABLED": "perhaps"}, "RATELIMIT_ENABLED"),
+        ({"PROCESSING_TIMEOUT_S": "200"}, "PROCESSING_TIMEOUT_S"),  # past gunicorn's 120 s: killed, not answered
     ],
 )
 def test_invalid_settings_name_the_setting(monkeypatch, env, name):

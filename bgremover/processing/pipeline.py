@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from bgremover.errors import ProcessingTimeout
 from bgremover.processing import compose, decode, encode, geometry, refine, segment
 from bgremover.processing.options import Options, unknown_model
 
@@ -74,12 +75,17 @@ class Engine:
         self.default_model = default_model
         self.limits = limits or decode.Limits()
 
-    def process(self, data: bytes, options: Options) -> Result:
-        """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input."""
+    def process(self, data: bytes, options: Options, *, deadline: float | None = None) -> Result:
+        """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input.
+
+        `deadline` is a time.monotonic() instant: no stage starts after it (ProcessingTimeout instead).
+        """
         timings: dict[str, float] = {}
 
         @contextmanager
         def stage(name: str) -> Iterator[None]:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ProcessingTimeout(details=f"Stopped before the {name} stage")
             started = time.perf_counter()
             yield
             timings[name] = round((time.perf_counter() - started) * 1000, 2)

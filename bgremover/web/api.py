@@ -11,6 +11,7 @@ from bgremover.errors import InvalidOption
 from bgremover.processing import Options, Result, parse_options
 from bgremover.processing.presets import PRESETS
 from bgremover.web import auth, batch, inputs, observability, readfile, responses, urlfetch
+from bgremover.web.deadline import deadline
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
@@ -33,7 +34,8 @@ def _options(raw: dict[str, object]) -> Options:
 
 
 def _run(data: bytes, options: Options) -> Result:
-    result = services().engine.process(data, options)
+    with deadline(services().settings.processing_timeout_s) as expires:
+        result = services().engine.process(data, options, deadline=expires)
     observability.record_result(result)
     return result
 

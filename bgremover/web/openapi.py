@@ -88,6 +88,7 @@ def _errors(*statuses: int) -> dict:
         422: "Undecodable image or dimensions out of limits",
         429: "Rate limited (see Retry-After)",
         503: "Model not ready",
+        504: "Processing ran past PROCESSING_TIMEOUT_S",
     }
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {str(s): {"description": text[s], "content": error} for s in statuses}
@@ -98,7 +99,7 @@ def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
         "post": {
             "summary": f"{summary} (limit {limit}/hour per IP)",
             "requestBody": {"required": True, "content": body},
-            "responses": {"200": ok, **_errors(400, 405, 413, 415, 422, 429, 503)},
+            "responses": {"200": ok, **_errors(400, 405, 413, 415, 422, 429, 503, 504)},
         }
     }
 
