@@ -1,0 +1,104 @@
+"""JSON bodies from strangers: deep nesting, huge structures, odd encodings, lone surrogates; never a 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from bgremover.web import inputs
+from tests.api.test_errors import assert_error
+from tests.rss import peak_rss_mb
+
+BODY = 16 * 1024 * 1024 - 64  # just under the default MAX_CONTENT_LENGTH
+
+
+def post_json(client, path: str, raw: bytes, content_type: str = "application/json"):
+    return client.post(path, data=raw, content_type=content_type)
+
+
+@pytest.mark.parametrize("path", ["/remove-background-base64", "/read-file"])
+def test_nesting_100000_deep_is_a_400_not_a_recursion_error(make_app, tmp_path, path):
+    """On a770b02 this was a 500 (RecursionError in the json module)."""
+    client = make_app(read_file_dir=tmp_path, ratelimit_enabled=False).test_client()
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"image": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001):
+        body = assert_error(post_json(client, path, raw), 400, "invalid_parameter")
+        assert "nested" in body["error"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" + b"[]," * (BODY // 3 - 1) + b"[]]",
+        b'{"image": "QUFB", "a": [' + b"[]," * (BODY // 3 - 10) + b"[]]}",
+        b"{" + b",".join(b'"k%d": 1' % i for i in range(2000)) + b"}",
+    ],
+    ids=["lists", "object-of-lists", "2000-keys"],
+)
+def test_large_structures_are_refused_before_parsing(client, raw):
+    body = assert_error(post_json(client, "/remove-background-base64", raw), 400, "invalid_parameter")
+    assert f"{inputs.MAX_JSON_TOKENS:,}" in body["details"]
+
+
+def test_small_nested_extras_are_still_ignored(client, photo_bytes):
+    """Unknown keys were ignored before this change and still are, nested a little or not."""
+    image = base64.b64encode(photo_bytes).decode()
+    raw = json.dumps({"image": image, "max_width": 200, "client": {"app": "x", "tags": [1, [2, {"k": "]]"}]]}})
+    r = post_json(client, "/remove-background-base64", raw.encode())
+    assert r.status_code == 200 and r.get_json()["width"] == 200
+
+
+def test_utf16_json_is_a_400(client):
+    raw = json.dumps({"image": "QUFB"}).encode("utf-16")
+    body = assert_error(post_json(client, "/remove-background-base64", raw), 400, "invalid_parameter")
+    assert "UTF-8" in body["error"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b'{"image": "\\ud800', b"\xff\xfe\xfd", b'{"a": 1' + b"1" * 5000 + b"}"])
+def test_broken_json_is_a_400(client, raw):
+    assert_error(post_json(client, "/remove-background-base64", raw), 400, "invalid_parameter")
+
+
+@pytest.mark.parametrize("path", ["\\ud800", "a\\udc80b.jpg", "\\udfff/x.jpg"])
+def test_lone_surrogate_path_is_the_same_404_as_every_refusal(make_app, tmp_path, path):
+    """On a770b02 "\\ud800" raised UnicodeEncodeError in os.open: a 500."""
+    client = make_app(read_file_dir=tmp_path, ratelimit_enabled=False).test_client()
+    surrogate = post_json(client, "/read-file", b'{"path": "%s"}' % path.encode())
+    missing = post_json(client, "/read-file", b'{"path": "missing.jpg"}')
+    assert_error(surrogate, 404)
+    assert {**surrogate.get_json(), "request_id": ""} == {**missing.get_json(), "request_id": ""}
+
+
+APP = """
+from bgremover.app import create_app
+from bgremover.settings import load_settings
+client = create_app(load_settings(_env_file=None, ratelimit_enabled=False)).test_client()
+client.post("/remove-background-base64", json={"image": "QUFB"})  # warm: first-request imports
+N = %d
+body = %s
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ('b"[" + b"[]," * (N // 3 - 1) + b"[]]"', 400),
+        ('b\'{"a": [\' + b"[]," * (N // 3 - 3) + b"[]]}"', 400),
+        ('b\'{"x": "\\xf0\\x9f\\x98\\x80", "image": "\' + b"QUFB" * (N // 4 - 12) + b\'"}\'', 415),
+    ],
+    ids=["lists", "object-of-lists", "flat-16MiB-with-an-emoji"],
+)
+def test_a_16_mib_body_stays_bounded_in_a_worker(body, status):
+    """Peak RSS growth of a real app handling one body. On a770b02 `[[],…]` cost 402 MiB; now 16 MiB.
+
+    The emoji makes json decode the whole body to 4 bytes per character (64 MiB): 80 MiB both before
+    and after; that is the parser's own cost for a body of legal shape.
+    """
+    code = f"""
+r = client.post("/remove-background-base64", data=body, content_type="application/json")
+assert r.status_code == {status}, r.get_json()
+"""
+    _, growth = peak_rss_mb(code, setup=APP % (BODY, body), timeout=300)
+    assert growth < 100, f"peak RSS grew {growth:.0f} MiB"
