@@ -6,7 +6,10 @@ import base64
 import json
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from bgremover.errors import InvalidOption
 from bgremover.web import inputs
 from tests.api.test_errors import assert_error
 from tests.rss import peak_rss_mb
@@ -102,3 +105,50 @@ assert r.status_code == {status}, r.get_json()
 """
     _, growth = peak_rss_mb(code, setup=APP % (BODY, body), timeout=300)
     assert growth < 100, f"peak RSS grew {growth:.0f} MiB"
+
+
+def shape(value: object, depth: int = 0) -> tuple[int, int]:
+    """(tokens as check_json_shape counts them, nesting depth) of a JSON value, from the Python side."""
+    if isinstance(value, str):
+        return 1 + value.count('"'), depth
+    if isinstance(value, list | dict):
+        items = [x for pair in value.items() for x in pair] if isinstance(value, dict) else value
+        tokens = 2 + max(len(value) - 1, 0) + (len(value) if isinstance(value, dict) else 0)
+        deepest = depth + 1
+        for item in items:
+            t, d = shape(item, depth + 1)
+            tokens, deepest = tokens + t, max(deepest, d)
+        return tokens, deepest
+    return 0, depth
+
+
+JSON_TEXT = st.text(alphabet=st.sampled_from('ab"\\[]{},: \u00e9\U0001f600'), max_size=12)
+JSON_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(JSON_TEXT, inner, max_size=6),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=JSON_TREES, ascii_only=st.booleans())
+@example(value=[[[[[[[[']]]]]]]]\\"{{{']]]]]]]], ascii_only=True)  # brackets and an escaped quote in a string
+@example(value={'\\"': ['"' * 999]}, ascii_only=False)  # 1,000 tokens: at the bound
+@pytest.mark.parametrize("bounds", [(60, 3), (inputs.MAX_JSON_TOKENS, inputs.MAX_JSON_DEPTH)])
+def test_shape_check_agrees_with_the_parser(value, ascii_only, bounds):
+    """Accepted exactly when the real token count and depth are within bounds; strings never fool it.
+
+    Small bounds too, so that the random trees land on both sides of them.
+    """
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    tokens, depth = shape(value)
+    within = tokens <= bounds[0] and depth <= bounds[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(inputs, "MAX_JSON_TOKENS", bounds[0])
+        patch.setattr(inputs, "MAX_JSON_DEPTH", bounds[1])
+        try:
+            inputs.check_json_shape(raw)
+            accepted = True
+        except InvalidOption:
+            accepted = False
+    assert accepted == within, (tokens, depth)
