@@ -36,7 +36,7 @@ JSON_VALUE = st.recursive(
     JSON_SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6
 )
 FUZZ = settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,  # the bound is asserted per request; a wall-clock deadline would flake on a loaded box
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
