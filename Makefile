@@ -39,10 +39,11 @@ model: $(STAMP)
 run: model
 	exec $(BIN)/gunicorn -c gunicorn.conf.py "bgremover.app:create_app()"
 
-## test: the whole suite, with real model, Redis, nginx and Chromium where installed
+## test: the whole suite, with real model, Redis, nginx and Chromium where installed; the API suite again on onnxruntime
 test: model dev checkov
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q tests/api
 
 ## quality: MAE/IoU/SAD of each refinement level beside plain rembg (§7)
 quality: model

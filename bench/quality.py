@@ -129,12 +129,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     cv2.setNumThreads(1)
-    registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+    registry = ModelRegistry.from_settings(settings)
     model = registry.load(settings.model_name)
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Quality, `{settings.model_name}`, {date.today()}, {platform.processor() or platform.machine()}, "
-        f"ORT_THREADS={settings.ort_threads}",
+        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",
         "",

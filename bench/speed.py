@@ -233,13 +233,13 @@ def inference_seconds(settings) -> float:
     """Median single-thread inference time of the model alone."""
     from bgremover.models.registry import ModelRegistry
 
-    model = ModelRegistry(settings.u2net_home, threads=1).load(settings.model_name)
-    rgb = np.random.default_rng(0).integers(0, 255, (320, 320, 3), dtype=np.uint8)
-    tensor = model._tensor(rgb)
+    registry = ModelRegistry(settings.u2net_home, 1, settings.inference_backend, settings.inference_precision)
+    model = registry.load(settings.model_name)
+    rgb = np.random.default_rng(0).integers(0, 255, (1, model.size, model.size, 3), dtype=np.uint8)
     times = []
     for _ in range(10):
         started = time.perf_counter()
-        model._run(tensor)
+        model.predict(rgb)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -249,7 +249,7 @@ def stage_breakdown(settings, inputs: dict[int, list[bytes]]) -> dict[int, dict[
     from bgremover.models.registry import ModelRegistry
     from bgremover.processing import Engine, parse_options
 
-    registry = ModelRegistry(settings.u2net_home, threads=1)
+    registry = ModelRegistry(settings.u2net_home, 1, settings.inference_backend, settings.inference_precision)
     registry.load(settings.model_name)
     engine = Engine(registry, settings.model_name)
     table = {}

@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
 
     observability.setup_logging(settings.log_level, settings.log_file)
     if registry is None:
-        registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+        registry = ModelRegistry.from_settings(settings)
         for name in settings.model_names:
             registry.load(name)
     engine = Engine(registry, settings.model_name, settings.image_limits)

@@ -200,3 +200,7 @@ class BatchDeadlineExceeded(BgRemoverError):
     status, code = 503, "batch_deadline_exceeded"
     message = "Not processed: the batch reached its time limit"
     hint = "Send the files that were not processed in another batch"
+
+
+class BackendUnavailable(Exception):
+    """The configured inference backend or precision cannot run here: a start-up error naming the settings."""

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 CommaList = Annotated[list[str], NoDecode]
+Backend = Literal["openvino", "onnxruntime"]  # what runs the model (bgremover.models.backends)
+Precision = Literal["f32", "bf16"]  # the arithmetic it runs in
 
 
 def _cores() -> int:
@@ -69,7 +71,13 @@ class Settings(BaseSettings):
         60.0, gt=0, le=100, description="Seconds one image may take before a 504 (below gunicorn's 120 s)"
     )
     ort_threads: int = Field(
-        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="onnxruntime threads per worker"
+        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="Model threads per worker (either backend)"
+    )
+    inference_backend: Literal["auto", Backend] = Field(
+        "auto", description="Runs the model: auto picks OpenVINO when installed, else onnxruntime"
+    )
+    inference_precision: Literal["auto", Precision] = Field(
+        "auto", description="Model arithmetic: auto picks bf16 where OpenVINO runs on a bf16 CPU, else f32"
     )
     image_url_enabled: bool = Field(False, description="Accept `image_url` inputs and fetch them (SSRF-guarded)")
     image_url_allow_hosts: CommaList = Field(
@@ -96,6 +104,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("inference_backend", "inference_precision", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator(
         "models", "cors_origins", "metrics_allowed_ips", "image_url_allow_hosts", "api_keys", mode="before"
@@ -160,6 +173,10 @@ class Settings(BaseSettings):
             from bgremover.apikeys import KeyStore
 
             KeyStore.from_settings(self)  # a malformed file or a duplicate name stops the start
+        if self.inference_backend == "onnxruntime" and self.inference_precision == "bf16":
+            raise ValueError(
+                "INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND=openvino or auto (onnxruntime runs f32 only)"
+            )
         return self
 
     @property
@@ -192,7 +209,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            name = ".".join(str(p) for p in err["loc"]).upper()
+            if not name:  # a rule across settings: its message names them
+                lines.append(f"Invalid settings: {err['msg'].removeprefix('Value error, ')}")
+                continue
             got = f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
             lines.append(f"Invalid setting {name}: {err['msg']}{got}")
         raise SettingsError("\n".join(lines)) from None

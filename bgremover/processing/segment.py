@@ -22,7 +22,10 @@ UNSURE = 0.02
 
 
 class MaskPredictor(Protocol):
-    """A loaded model (see models.Segmenter): square uint8 RGB images in, float32 masks in [0, 1] out."""
+    """A loaded model (see models.Segmenter): square uint8 RGB images in, float32 masks in [0, 1] out.
+
+    `size` is the model's own input side; `supports(side)` says whether its backend also takes another.
+    """
 
     size: int
 
