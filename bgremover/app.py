@@ -41,11 +41,14 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     observability.setup_logging(settings.log_level, settings.log_file)
+    fresh = registry is None
     if registry is None:
         registry = ModelRegistry.from_settings(settings)
         for name in settings.model_names:
             registry.load(name)
     engine = Engine(registry, settings.model_name, settings.image_limits)
+    if fresh:
+        engine.warm()
     services.init_app(app, services.Services(settings, registry, engine))
     auth.init_app(app)
 

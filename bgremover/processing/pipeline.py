@@ -75,6 +75,11 @@ class Engine:
         self.default_model = default_model
         self.limits = limits or decode.Limits()
 
+    def warm(self) -> None:
+        """Run each loaded model once at every view shape segmentation uses (before serving traffic)."""
+        for name in self.models.names:
+            segment.warm(self.models.get(name))
+
     def process(self, data: bytes, options: Options, *, deadline: float | None = None) -> Result:
         """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input.
 

@@ -113,6 +113,13 @@ def _usable(model: MaskPredictor, views: Sequence[View], fallback: Sequence[View
     return views if all(model.supports(_view_size(model, v)) for v in views) else fallback
 
 
+def warm(model: MaskPredictor) -> None:
+    """Run every view shape `segment` can ask for once (a compile on OpenVINO), so no request pays for it."""
+    grey = np.full((model.size, model.size, 3), 128, np.uint8)
+    for views in (_usable(model, SECOND_OPINION, SECOND_OPINION_FIXED), _usable(model, HIGH_VIEWS, HIGH_VIEWS_FIXED)):
+        run_views(grey, model, views)
+
+
 def segment(rgb: np.ndarray, model: MaskPredictor, *, refine: str) -> Segmentation:
     """The soft mask for a refinement level (see the module's docstring for which views each runs)."""
     if refine == "high":
