@@ -17,7 +17,7 @@ IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How a model wants its input and how its first output becomes a [0, 1] mask."""
+    """How a model wants its input and how its first output becomes a [0, 1] mask (see `to_mask`)."""
 
     size: int
     mean: tuple[float, float, float]
@@ -25,14 +25,15 @@ class ModelSpec:
     sigmoid: bool = False
 
 
-# The rembg models whose pre- and post-processing bgremover knows (mirroring rembg's sessions).
+# The rembg models whose pre- and post-processing bgremover knows: each row gives the same mask as rembg's
+# own session class on the same model output (tests/models/test_rembg_parity.py).
 SPECS: dict[str, ModelSpec] = {
     "u2netp": ModelSpec(320, *IMAGENET),
     "u2net": ModelSpec(320, *IMAGENET),
     "u2net_human_seg": ModelSpec(320, *IMAGENET),
     "silueta": ModelSpec(320, *IMAGENET),
     "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
-    "isnet-anime": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "isnet-anime": ModelSpec(1024, IMAGENET[0], (1.0, 1.0, 1.0)),
     "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True),
     "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True),
     "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True),
@@ -79,11 +80,16 @@ class Segmenter:
     def _run(self, tensor: np.ndarray) -> np.ndarray:
         with self._lock:  # an InferenceSession is thread-safe, but one at a time keeps threads bounded
             out = self._session.run(None, {self._input: tensor})[0][0, 0]  # type: ignore[attr-defined]
-        out = out.astype(np.float32, copy=False)
-        if self.spec.sigmoid:
-            return 1.0 / (1.0 + np.exp(-out))
-        lo, hi = float(out.min()), float(out.max())
-        return (out - lo) / max(hi - lo, 1e-6)
+        return to_mask(out, self.spec)
+
+
+def to_mask(out: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """The model's raw output as a float32 mask in [0, 1]: a sigmoid if the spec says so, then min-max, as rembg."""
+    out = out.astype(np.float32, copy=False)
+    if spec.sigmoid:
+        out = 1.0 / (1.0 + np.exp(-out))
+    lo, hi = float(out.min()), float(out.max())
+    return (out - lo) / max(hi - lo, 1e-6)
 
 
 class ModelRegistry:
