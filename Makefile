@@ -44,7 +44,7 @@ test: model dev checkov
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (§7)
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
 quality: model
 	$(BIN)/python -m bench.quality
 
