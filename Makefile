@@ -39,10 +39,9 @@ model: $(STAMP)
 run: model
 	exec $(BIN)/gunicorn -c gunicorn.conf.py "bgremover.app:create_app()"
 
-## test: the whole suite, with real model, Redis, nginx and Chromium where installed
-test: model dev checkov
-	$(BIN)/ruff check .
-	$(BIN)/pytest
+## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed), with coverage
+test: lint model checkov
+	$(BIN)/pytest --cov --cov-report=term
 
 ## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
 quality: model
@@ -52,8 +51,12 @@ quality: model
 bench: model
 	$(BIN)/python -m bench.speed
 
+## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml) and codespell
 lint: dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/codespell bgremover bench tests static templates nginx README.md BENCHMARKS.md Makefile
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage
