@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bgremover.errors import InvalidOption
 from bgremover.processing import Engine, parse_options
 from bgremover.processing.decode import Limits
 from tests.conftest import encode_image
@@ -92,3 +93,20 @@ def test_an_empty_mask_shows_only_the_background(photos, bg_kind):
         assert (pixels == 0).all()
     else:
         assert (pixels == bg).all()
+
+
+def test_the_result_describes_its_output(photos):
+    engine = Engine(Models(MASKS["hard_edge"]), "fixed", Limits())
+    result = engine.process(photos["noisy"], parse_options({"format": "webp"}, default_model="fixed"))
+    assert (result.mimetype, result.extension, result.size) == ("image/webp", "webp", len(result.data))
+    ratio = round(100 * (1 - len(result.data) / len(photos["noisy"])))
+    assert result.compression_ratio == f"{ratio}%"
+    assert set(result.timings_ms) == {"decode", "segment", "refine", "resize", "compose", "encode"}
+    assert result.total_ms == pytest.approx(sum(result.timings_ms.values()))
+
+
+def test_an_unknown_model_is_a_400_naming_the_installed_ones(photos):
+    engine = Engine(Models(MASKS["ones"]), "fixed", Limits())
+    with pytest.raises(InvalidOption, match="unknown model 'other'") as err:
+        engine.process(photos["flat"], parse_options({"model": "other"}))
+    assert err.value.status == 400 and "fixed" in err.value.hint
