@@ -1,4 +1,4 @@
-"""Quality benchmark (§7): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
+"""Quality benchmark (README, "Quality"): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
 
 python -m bench.quality [--data ../shared/data] [--sets duts-te-150,...] [--limit N]
 """

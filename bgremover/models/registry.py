@@ -25,7 +25,7 @@ IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How a model wants its input and how its first output becomes a [0, 1] mask."""
+    """How a model wants its input and how its first output becomes a [0, 1] mask (see `to_mask`)."""
 
     size: int
     mean: tuple[float, float, float]
@@ -34,15 +34,16 @@ class ModelSpec:
     stride: int | None = None  # other input sides it takes: multiples of this (None: `size` only)
 
 
-# The rembg models whose pre- and post-processing bgremover knows (mirroring rembg's sessions). U²-Net halves
-# its input five times, so any side that is a multiple of 32 fits; the others are kept at their own size.
+# The rembg models whose pre- and post-processing bgremover knows: each row gives the same mask as rembg's
+# own session class on the same model output (tests/models/test_rembg_parity.py). U²-Net halves its input
+# five times, so any side that is a multiple of 32 fits; the others are kept at their own size.
 SPECS: dict[str, ModelSpec] = {
     "u2netp": ModelSpec(320, *IMAGENET, stride=32),
     "u2net": ModelSpec(320, *IMAGENET, stride=32),
     "u2net_human_seg": ModelSpec(320, *IMAGENET, stride=32),
     "silueta": ModelSpec(320, *IMAGENET, stride=32),
     "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
-    "isnet-anime": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "isnet-anime": ModelSpec(1024, IMAGENET[0], (1.0, 1.0, 1.0)),
     "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True),
     "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True),
     "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True),
@@ -104,19 +105,21 @@ class Segmenter:
             )
         with self._lock:  # one batch at a time keeps the model's threads bounded
             out = self.runner.run(self._tensor(images))
-        return np.stack([self._mask(mask) for mask in out])
-
-    def _mask(self, out: np.ndarray) -> np.ndarray:
-        """One raw output as a [0, 1] mask: sigmoid, or stretched to its own min and max (as rembg does)."""
-        if self.spec.sigmoid:
-            return 1.0 / (1.0 + np.exp(-out))
-        lo, hi = float(out.min()), float(out.max())
-        return (out - lo) / max(hi - lo, 1e-6)
+        return np.stack([to_mask(mask, self.spec) for mask in out])
 
     def warm(self, size: int | None = None, batch: int = 1) -> None:
         """Run a grey batch once: the first run at a shape allocates and plans (and compiles, on OpenVINO)."""
         side = size or self.size
         self.predict(np.full((batch, side, side, 3), 128, np.uint8))
+
+
+def to_mask(out: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """The model's raw output as a float32 mask in [0, 1]: a sigmoid if the spec says so, then min-max, as rembg."""
+    out = out.astype(np.float32, copy=False)
+    if spec.sigmoid:
+        out = 1.0 / (1.0 + np.exp(-out))
+    lo, hi = float(out.min()), float(out.max())
+    return (out - lo) / max(hi - lo, 1e-6)
 
 
 class ModelRegistry:

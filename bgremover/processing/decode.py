@@ -48,7 +48,6 @@ class Decoded:
     rgb: np.ndarray
     alpha: np.ndarray | None
     format: str
-    original_size: tuple[int, int]
 
 
 def sniff(data: bytes) -> str:
@@ -139,7 +138,6 @@ def decode(data: bytes, limits: Limits, *, fit: tuple[int, int] | None = None) -
     """Bytes to pixels with EXIF orientation applied; with `fit`, JPEG may decode at a reduced scale."""
     image = open_checked(data, limits)
     fmt = image.format or sniff(data)
-    original = image.size
     try:
         if fit and fmt == "JPEG" and image.mode in ("RGB", "L"):
             image.draft(image.mode, draft_size(image.size, fit))
@@ -148,4 +146,4 @@ def decode(data: bytes, limits: Limits, *, fit: tuple[int, int] | None = None) -
         rgb, alpha = normalise(image)
     except PILLOW_ERRORS as exc:
         raise UndecodableImage(details=f"The {fmt} data is corrupt or truncated") from exc
-    return Decoded(rgb=rgb, alpha=alpha, format=fmt, original_size=original)
+    return Decoded(rgb=rgb, alpha=alpha, format=fmt)

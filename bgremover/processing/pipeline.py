@@ -36,7 +36,6 @@ class Result:
     width: int
     height: int
     input_size: int
-    input_format: str
     options: Options
     model_passes: int = 1
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -130,7 +129,6 @@ class Engine:
             width=pixels.shape[1],
             height=pixels.shape[0],
             input_size=len(data),
-            input_format=image.format,
             options=options,
             model_passes=segmented.passes,
             timings_ms=timings,

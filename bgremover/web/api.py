@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import PurePath
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
@@ -17,13 +19,18 @@ from bgremover.web.headers import Header
 from bgremover.web.services import services
 
 bp = Blueprint("api", __name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _limit(setting: str, **kwargs: object):
-    """Authenticate (when keys are on), then apply the hourly limit named by `setting` (or the key's own)."""
+def _limit(setting: str, **kwargs: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Authenticate (when keys are on), then apply the hourly limit named by `setting` (or the key's own).
+
+    `kwargs` go to Flask-Limiter's `limit` as they are (`cost`, `deduct_when`).
+    """
     limit = limiter.limit(lambda: auth.hourly_limit(getattr(services().settings, setting)), **kwargs)
 
-    def decorate(view):
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         return auth.key_required(limit(view))
 
     return decorate

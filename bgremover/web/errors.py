@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from bgremover.errors import BgRemoverError
 
@@ -40,7 +40,7 @@ def _from_http(exc: HTTPException) -> Response:
     if exc.description:
         body["details"] = f"Limit: {exc.description}" if status == 429 else exc.description
     response = error_response(status, body)
-    if status == 405 and exc.valid_methods:
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
 

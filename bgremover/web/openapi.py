@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bgremover import __version__
 from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
 from bgremover.settings import Settings
 from bgremover.web.auth import API_KEY_HEADER
 from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
+
+Schema = dict[str, Any]  # a JSON object of the document
 
 
 def _any_case(word: str) -> str:
@@ -14,10 +18,10 @@ def _any_case(word: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
-def option_schema(spec: OptionSpec) -> dict:
+def option_schema(spec: OptionSpec) -> Schema:
     """The JSON schema of one option, from its declaration."""
     if spec.kind == "int":
-        schema: dict = {
+        schema: Schema = {
             "oneOf": [
                 {"type": "integer", "minimum": spec.low, "maximum": spec.high},
                 {"type": "string", "pattern": f"^{INTEGER.pattern}$"},
@@ -76,7 +80,7 @@ HEADERS = {
 }
 
 
-def _errors(*statuses: int) -> dict:
+def _errors(*statuses: int) -> Schema:
     text = {
         400: "Bad or missing parameter",
         401: "API key missing (when API keys are on)",
@@ -94,7 +98,7 @@ def _errors(*statuses: int) -> dict:
     return {str(s): {"description": text[s], "content": error} for s in statuses}
 
 
-def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
+def _processing(summary: str, body: Schema, ok: Schema, limit: int) -> Schema:
     return {
         "post": {
             "summary": f"{summary} (limit {limit}/hour per IP)",
@@ -104,7 +108,7 @@ def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
     }
 
 
-def _keyed(path_item: dict, settings: Settings) -> dict:
+def _keyed(path_item: Schema, settings: Settings) -> Schema:
     """With API keys on, the operation requires one (or accepts none, under PAGE_PUBLIC) and may answer 401/403."""
     if not settings.api_keys_enabled:
         return path_item
@@ -114,7 +118,7 @@ def _keyed(path_item: dict, settings: Settings) -> dict:
     return path_item
 
 
-def document(settings: Settings) -> dict:
+def document(settings: Settings) -> Schema:
     """The document for a server with these settings."""
     multipart = {
         "multipart/form-data": {

@@ -89,7 +89,7 @@ def _checks() -> tuple[str, dict[str, dict[str, object]]]:
 
 
 @bp.get("/health")
-def health() -> Response:
+def health() -> tuple[Response, int]:
     """Model, rate limits, Redis (when configured), disk and memory; 503 only when the service cannot work.
 
     Everyone gets the status; the checks' detail (models, memory, Redis state) only METRICS_ALLOWED_IPS.
@@ -106,7 +106,7 @@ def live() -> Response:
 
 
 @bp.get("/health/ready")
-def ready() -> Response:
+def ready() -> tuple[Response, int]:
     """Ready when the default model is loaded and warmed."""
     found = services()
     ok = found.settings.model_name in found.registry.names

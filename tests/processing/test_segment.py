@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bgremover.processing import segment as seg
 
@@ -89,3 +90,22 @@ def test_high_on_a_mirror_symmetric_scene_is_symmetric(registry, photo_bytes):
     assert high.mask.min() >= 0.0 and high.mask.max() <= 1.0
     # mirrored views are mapped back before the median, so a symmetric input stays (more) symmetric
     assert np.abs(high.mask - high.mask[:, ::-1]).mean() <= np.abs(single - single[:, ::-1]).mean() + 1e-3
+
+
+def test_model_input_is_rembgs_lanczos_resize_to_the_models_square():
+    rgb = np.random.default_rng(1).integers(0, 256, (90, 140, 3), dtype=np.uint8)
+    small = seg.model_input(rgb, 64)
+    assert small.shape == (64, 64, 3) and small.dtype == np.uint8
+    assert np.array_equal(small, np.asarray(Image.fromarray(rgb).resize((64, 64), Image.Resampling.LANCZOS)))
+
+
+def test_the_real_model_finds_the_subject(registry, photo_bytes):
+    from bgremover.processing.decode import Limits, decode
+
+    model = registry.get("u2netp")
+    result = seg.segment(decode(photo_bytes, Limits()).rgb, model, refine="none")
+    mask = result.mask
+    assert result.passes == 1 and mask.shape == (model.size, model.size) and mask.dtype == np.float32
+    assert mask.min() >= 0.0 and mask.max() <= 1.0
+    centre, border = mask[100:220, 100:220].mean(), np.concatenate([mask[:10].ravel(), mask[-10:].ravel()]).mean()
+    assert centre > 0.5 and border < 0.2  # the car fills the middle; the sky and road around it are background
