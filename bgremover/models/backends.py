@@ -71,7 +71,7 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
         )
     if precision not in PRECISIONS:
         raise BackendUnavailable(f"INFERENCE_PRECISION={precision} is not one of auto, {', '.join(PRECISIONS)}")
-    return Inference(backend, precision)  # type: ignore[arg-type]
+    return Inference(backend, precision)
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:

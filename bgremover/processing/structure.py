@@ -13,7 +13,7 @@ import math
 import re
 import struct
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 from bgremover.errors import ImageTooComplex, TooManyScans, TooManySegments
 
@@ -152,6 +152,7 @@ def check_container(fmt: str, data: bytes) -> None:
 
 def check_opened(image: Image.Image, data: bytes) -> None:
     """Refuse what the opened header shows would be too costly to decode (Pillow's pure-Python decoders)."""
+    assert isinstance(image, ImageFile.ImageFile)  # what Image.open returns: it has the tile list
     for tile in image.tile:
         if tile.codec_name == "bmp_rle" and len(data) - tile.offset > MAX_BMP_RLE_BYTES:
             raise ImageTooComplex(
