@@ -5,6 +5,7 @@ from __future__ import annotations
 from bgremover import __version__
 from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
 from bgremover.settings import Settings
+from bgremover.web import openapi_compat
 from bgremover.web.auth import API_KEY_HEADER
 from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
 
@@ -322,6 +323,10 @@ def document(settings: Settings) -> dict:
                     "responses": {"200": {"description": "OpenAPI 3", "content": simple}},
                 }
             },
+            **openapi_compat.paths(settings),
         },
-        "components": {"schemas": {"Error": ERROR, "Result": RESULT}, "securitySchemes": SECURITY_SCHEMES},
+        "components": {
+            "schemas": {"Error": ERROR, "Result": RESULT, **openapi_compat.SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
