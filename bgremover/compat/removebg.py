@@ -120,24 +120,25 @@ class Job:
         return "JPEG"
 
 
-def _length(name: str, value: str) -> layout.Length:
+def _length(name: str, value: str, capped: bool) -> layout.Length:
     match = LENGTH.fullmatch(value)
     if match is None:
         raise invalid(name, "lengths like 30px or 10%", value)
     relative = match.group(2) == "%"
     number = float(match.group(1))
-    if relative and number > 100:
+    if capped and relative and number > 100:
         raise invalid(name, "percentages from 0% to 100%", value)
     return layout.Length(number, relative)
 
 
-def _lengths(raw: Mapping[str, object], name: str) -> list[layout.Length] | None:
+def _lengths(raw: Mapping[str, object], name: str, *, capped: bool) -> list[layout.Length] | None:
+    """Lengths separated by spaces or commas; `capped`: percentages above 100% are refused (else clamped later)."""
     value = text(raw, SPECS[name])
-    return None if value is None else [_length(name, part) for part in re.split(r"[\s,]+", value)]
+    return None if value is None else [_length(name, part, capped) for part in re.split(r"[\s,]+", value)]
 
 
 def _roi(raw: Mapping[str, object]) -> tuple[layout.Length, ...] | None:
-    parts = _lengths(raw, "roi")
+    parts = _lengths(raw, "roi", capped=True)
     if parts is None:
         return None
     if len(parts) != 4:
@@ -146,7 +147,7 @@ def _roi(raw: Mapping[str, object]) -> tuple[layout.Length, ...] | None:
 
 
 def _margins(raw: Mapping[str, object]) -> tuple[layout.Length, layout.Length, layout.Length, layout.Length]:
-    parts = _lengths(raw, "crop_margin") or [layout.Length(0, False)]
+    parts = _lengths(raw, "crop_margin", capped=False) or [layout.Length(0, False)]
     if len(parts) == 1:
         parts *= 4
     elif len(parts) == 2:
