@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import ImageOps
+from PIL import ExifTags
 
 from bgremover.processing import decode, geometry
 
@@ -33,7 +33,7 @@ def oriented_size(data: bytes, limits: decode.Limits) -> tuple[int, int]:
     """(width, height) of the image as shown, EXIF orientation applied, from its header only."""
     with decode.open_checked(data, limits) as image:
         width, height = image.size
-        transposed = image.getexif().get(ImageOps.ExifTags.Base.Orientation) in (5, 6, 7, 8)
+        transposed = image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
     return (height, width) if transposed else (width, height)
 
 
