@@ -105,12 +105,20 @@ def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
     }
 
 
+def security(settings: Settings) -> list[dict] | None:
+    """What a key-protected operation requires: a key (or none, under PAGE_PUBLIC); None when API keys are off."""
+    if not settings.api_keys_enabled:
+        return None
+    return [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+
+
 def _keyed(path_item: dict, settings: Settings) -> dict:
     """With API keys on, the operation requires one (or accepts none, under PAGE_PUBLIC) and may answer 401/403."""
-    if not settings.api_keys_enabled:
+    required = security(settings)
+    if required is None:
         return path_item
     operation = path_item["post"]
-    operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+    operation["security"] = required
     operation["responses"].update(_errors(401, 403))
     return path_item
 
@@ -323,7 +331,7 @@ def document(settings: Settings) -> dict:
                     "responses": {"200": {"description": "OpenAPI 3", "content": simple}},
                 }
             },
-            **openapi_compat.paths(settings),
+            **openapi_compat.paths(settings, security(settings)),
         },
         "components": {
             "schemas": {"Error": ERROR, "Result": RESULT, **openapi_compat.SCHEMAS},

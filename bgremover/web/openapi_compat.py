@@ -101,8 +101,8 @@ def _headers(names: tuple) -> dict:
     return {str(name): {"schema": {"type": "string"}, "description": name.doc} for name in names}
 
 
-def paths(settings: Settings) -> dict:
-    """/v1.0/removebg, /v1.0/account and /api/remove (POST and GET)."""
+def paths(settings: Settings, security: list[dict] | None) -> dict:
+    """/v1.0/removebg, /v1.0/account and /api/remove (POST and GET); `security`: what keyed operations require."""
     form_fields = {f.name: field_schema(f) for f in removebg.FIELDS}
     text_fields = {name: schema for name, schema in form_fields.items() if schema.get("format") != "binary"}
     removebg_body = {
@@ -115,7 +115,7 @@ def paths(settings: Settings) -> dict:
         "RemoveBgError",
         {
             400: "Invalid parameters or input file unprocessable (too large, not an image, no subject found)",
-            403: "Missing or invalid API key (when keys are configured)",
+            403: "API key missing, invalid or revoked (when API keys are on)",
             405: "Method not allowed",
             429: "Rate limited (see Retry-After)",
             503: "Model not ready",
@@ -126,6 +126,7 @@ def paths(settings: Settings) -> dict:
         "RembgError",
         {
             400: "Bad or missing parameter",
+            **({401: "API key missing", 403: "API key invalid or revoked"} if security is not None else {}),
             405: "Method not allowed",
             413: "Body too large",
             415: "Not an allowed image format",
@@ -137,11 +138,11 @@ def paths(settings: Settings) -> dict:
     png = {"description": "The cut-out (or the mask) as PNG", "content": {"image/png": {"schema": BINARY}}}
     query = [{"name": f.name, "in": "query", "required": False, "schema": field_schema(f)} for f in rembg_fields]
     url = {"name": "url", "in": "query", "required": True, "schema": field_schema(rembg.SPECS["url"])}
-    return {
+    operations = {
         "/v1.0/removebg": {
             "post": {
                 "summary": f"remove.bg v1.0: remove the background (limit {settings.rate_limit_removebg_per_hour}"
-                "/hour per IP, shared with nothing else)",
+                "/hour per caller)",
                 "requestBody": {"required": True, "content": removebg_body},
                 "responses": {
                     "200": {
@@ -165,7 +166,7 @@ def paths(settings: Settings) -> dict:
         "/api/remove": {
             "post": {
                 "summary": f"rembg server API: remove the background of an upload (limit "
-                f"{settings.rate_limit_rembg_per_hour}/hour per IP, GET and POST together)",
+                f"{settings.rate_limit_rembg_per_hour}/hour per caller, GET and POST together)",
                 "parameters": [p for p in query if p["name"] in ("bgc", "extras")],
                 "requestBody": {
                     "required": True,
@@ -188,6 +189,12 @@ def paths(settings: Settings) -> dict:
             },
         },
     }
+
+    if security is not None:
+        for item in operations.values():
+            for operation in item.values():
+                operation["security"] = security
+    return operations
 
 
 SCHEMAS = {"RemoveBgError": REMOVEBG_ERROR, "RembgError": REMBG_ERROR}

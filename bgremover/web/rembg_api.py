@@ -7,14 +7,14 @@ from flask import Blueprint, Response, request
 from bgremover.compat import rembg
 from bgremover.errors import InvalidOption
 from bgremover.processing import matting
-from bgremover.web import hooks, observability
+from bgremover.web import auth, observability, urlfetch
 from bgremover.web.extensions import limiter
 from bgremover.web.services import services
 
 PATH = "/api/remove"
 bp = Blueprint("rembg", __name__)
-# GET and POST count together, per caller.
-LIMIT = limiter.shared_limit(lambda: f"{services().settings.rate_limit_rembg_per_hour}/hour", scope="rembg")
+# GET and POST count together, per caller (API key, else address).
+LIMIT = limiter.shared_limit(lambda: auth.hourly_limit(services().settings.rate_limit_rembg_per_hour), scope="rembg")
 
 
 def error_shape(status: int, body: dict[str, str]) -> tuple[int, object]:
@@ -41,6 +41,7 @@ def _remove(job: rembg.Job, data: bytes) -> Response:
 
 
 @bp.post(PATH)
+@auth.key_required  # first: the limit's key and size depend on the API key
 @LIMIT
 def remove_posted() -> Response:
     """The uploaded `file` without its background, as PNG."""
@@ -53,6 +54,7 @@ def remove_posted() -> Response:
 
 
 @bp.get(PATH)
+@auth.key_required
 @LIMIT
 def remove_fetched() -> Response:
     """The image at `?url=` without its background, as PNG (URL rules as for every URL input)."""
@@ -60,4 +62,4 @@ def remove_fetched() -> Response:
     url = request.args.get("url", "").strip()
     if not url:
         raise InvalidOption("Missing parameter 'url'", hint="Send the image's URL as ?url=...")
-    return _remove(job, hooks.fetch_image(url, services().settings))
+    return _remove(job, urlfetch.fetch_image(url, services().settings))

@@ -11,15 +11,17 @@ from flask_limiter import RequestLimit
 from bgremover.compat import removebg
 from bgremover.errors import ForegroundNotFound, InvalidOption
 from bgremover.processing import layout
-from bgremover.web import hooks, inputs, observability
+from bgremover.web import auth, inputs, observability, urlfetch
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
 
 PREFIX = "/v1.0"
 bp = Blueprint("removebg", __name__, url_prefix=PREFIX)
-# One shared bucket per caller, so that /v1.0/account can read what is left of it.
-LIMIT = limiter.shared_limit(lambda: f"{services().settings.rate_limit_removebg_per_hour}/hour", scope="removebg")
+# One shared bucket per caller (API key, else address), so that /v1.0/account can read what is left of it.
+LIMIT = limiter.shared_limit(
+    lambda: auth.hourly_limit(services().settings.rate_limit_removebg_per_hour), scope="removebg"
+)
 FILES = tuple(f.name for f in removebg.FIELDS if f.kind == "file")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 # remove.bg answers 400 for anything wrong with the input, 403 for a missing or bad key; its clients know those.
@@ -63,7 +65,7 @@ def _image(fields: dict[str, object], files: dict[str, bytes]) -> bytes:
         return files[source]
     if source == "image_file_b64":
         return inputs.base64_image(fields, settings.max_content_length, key=source)
-    return hooks.fetch_image(str(fields[source]), settings)
+    return urlfetch.fetch_image(str(fields[source]), settings)
 
 
 def _background(fields: dict[str, object], files: dict[str, bytes]) -> bytes | None:
@@ -71,15 +73,15 @@ def _background(fields: dict[str, object], files: dict[str, bytes]) -> bytes | N
     if source == "bg_image_file":
         return files[source]
     if source == "bg_image_url":
-        return hooks.fetch_image(str(fields[source]), services().settings)
+        return urlfetch.fetch_image(str(fields[source]), services().settings)
     return None
 
 
 @bp.post("/removebg")
+@auth.key_required  # first: the limit's key and size depend on the API key
 @LIMIT
 def remove_background() -> Response:
     """The cut-out as an image (or as JSON with Accept: application/json), with remove.bg's headers."""
-    hooks.authenticate(request)
     found = services()
     fields, files = _fields(request)
     job = removebg.parse(fields, default_model=found.settings.model_name)
@@ -125,10 +127,9 @@ def remove_background() -> Response:
 
 def credits_left() -> int:
     """What is left of the caller's hourly remove.bg limit, read from the limiter's window without using any."""
-    per_hour = services().settings.rate_limit_removebg_per_hour
+    runtime = next(iter(LIMIT))  # the caller's limit: its API key's own, or RATE_LIMIT_REMOVEBG_PER_HOUR
     if not limiter.enabled:
-        return per_hour
-    runtime = next(iter(LIMIT))
+        return runtime.limit.amount
     args = [runtime.key_func(), runtime.scope_for(request.endpoint or "", request.method)]
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
     if prefix:  # as Flask-Limiter builds its keys
@@ -137,9 +138,9 @@ def credits_left() -> int:
 
 
 @bp.get("/account")
+@auth.key_required
 def account() -> Response:
     """remove.bg's account shape; every count is what is left of the caller's hourly limit here."""
-    hooks.authenticate(request)
     left = credits_left()
     credits = {"subscription": left, "payg": 0, "enterprise": 0, "total": left}
     return jsonify(data={"attributes": {"credits": credits, "api": {"free_calls": left, "sizes": "all"}}})

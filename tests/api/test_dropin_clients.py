@@ -18,6 +18,7 @@ import removebg.removebg
 import requests
 from PIL import Image
 
+from bgremover.errors import ImageUrlDisabled
 from tests.services import AppServer, require_binary
 
 LIMIT = 500
@@ -125,7 +126,7 @@ def test_documented_url_example_says_url_inputs_are_off(server):
         timeout=60,
     )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["title"] == "URL inputs are disabled on this server"
+    assert response.json()["errors"][0]["title"] == ImageUrlDisabled.message
 
 
 def test_documented_base64_json_with_json_answer(server, photo_bytes):
@@ -169,4 +170,4 @@ def test_rembg_readme_upload(server, photo, tmp_path):
 def test_rembg_readme_url_answers_the_url_rule(server, photo, tmp_path):
     run_readme_line(README_URL, server, photo, tmp_path)
     body = json.loads((tmp_path / "output.png").read_text())  # curl -o writes what came back: FastAPI-style JSON
-    assert body["detail"] == "URL inputs are disabled on this server"
+    assert body["detail"] == ImageUrlDisabled.message

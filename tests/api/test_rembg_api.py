@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 
+from bgremover.errors import ImageUrlDisabled
 from bgremover.processing import Options
 from tests.conftest import alpha_of, decode_output
 
@@ -95,7 +96,7 @@ def test_input_errors(client):
     no_url = client.get(URL)
     assert no_url.status_code == 400 and no_url.get_json()["detail"] == "Missing parameter 'url'"
     url = client.get(URL + "?url=http://input.png")
-    assert url.status_code == 400 and url.get_json()["detail"] == "URL inputs are disabled on this server"
+    assert url.status_code == 400 and url.get_json()["detail"] == ImageUrlDisabled.message
     wrong = client.put(URL)
     assert wrong.status_code == 405 and "detail" in wrong.get_json()
 

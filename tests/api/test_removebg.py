@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bgremover.errors import ImageUrlDisabled
 from bgremover.processing import layout
 from bgremover.processing.decode import Limits, decode
 from tests.conftest import decode_output, encode_image
@@ -186,7 +187,7 @@ def test_urlencoded_base64(client, photo_bytes):
     ("fields", "title"),
     [
         ({"size": "auto"}, "No image given"),
-        ({"image_url": "https://example.com/a.jpg"}, "URL inputs are disabled on this server"),
+        ({"image_url": "https://example.com/a.jpg"}, ImageUrlDisabled.message),
         ({"image_file_b64": "aGVsbG8=", "image_url": "https://example.com/a.jpg"}, "Only one of"),
         ({"image_file_b64": "%%%"}, "Invalid parameter 'image_file_b64': not valid base64"),
         ({"image_file_b64": "aGVsbG8=", "bg_color": "red", "bg_image_url": "https://e.com/b.jpg"}, "Only one of"),
