@@ -119,6 +119,7 @@ def paths(settings: Settings, security: list[dict] | None) -> dict:
             405: "Method not allowed",
             429: "Rate limited (see Retry-After)",
             503: "Model not ready",
+            504: "Processing ran past PROCESSING_TIMEOUT_S",
         },
     )
     rembg_fields = [f for f in rembg.FIELDS if f.name not in ("file", "url")]
@@ -133,6 +134,7 @@ def paths(settings: Settings, security: list[dict] | None) -> dict:
             422: "Undecodable image or dimensions out of limits",
             429: "Rate limited (see Retry-After)",
             503: "Model not ready",
+            504: "Processing ran past PROCESSING_TIMEOUT_S",
         },
     )
     png = {"description": "The cut-out (or the mask) as PNG", "content": {"image/png": {"schema": BINARY}}}

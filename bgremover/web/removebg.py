@@ -10,8 +10,9 @@ from flask_limiter import RequestLimit
 
 from bgremover.compat import removebg
 from bgremover.errors import ForegroundNotFound, InvalidOption
-from bgremover.processing import layout
+from bgremover.processing import Result, layout
 from bgremover.web import auth, inputs, observability, urlfetch
+from bgremover.web.deadline import deadline
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
@@ -77,6 +78,28 @@ def _background(fields: dict[str, object], files: dict[str, bytes]) -> bytes | N
     return None
 
 
+def _cut_out(
+    job: removebg.Job, data: bytes, background_data: bytes | None, expires: float
+) -> tuple[Result, layout.Box]:
+    """The engine's cut-out, laid out as the job says, then composed and encoded; and the subject's box."""
+    engine = services().engine
+    source = layout.oriented_size(data, engine.limits)
+    options = job.engine_options(*source)
+    cutout = engine.cut(data, options, deadline=expires)
+    with cutout.stage("layout"):
+        job.arrange(cutout, source)
+        box = layout.subject_box(cutout.alpha)
+        if box is None:
+            raise ForegroundNotFound()
+        height, width = cutout.alpha.shape
+        background = None
+        if background_data is not None and not job.alpha_only:
+            background = removebg.background(background_data, engine.limits, width, height)
+    opaque = background is not None or (options.bg_color is not None and options.bg_color[3] == 255)
+    options = replace(options, format=job.output_format(cutout.alpha, opaque))
+    return engine.finish(cutout, options, background=background), box
+
+
 @bp.post("/removebg")
 @auth.key_required  # first: the limit's key and size depend on the API key
 @LIMIT
@@ -87,21 +110,8 @@ def remove_background() -> Response:
     job = removebg.parse(fields, default_model=found.settings.model_name)
     data = _image(fields, files)
     background_data = _background(fields, files)
-    source = layout.oriented_size(data, found.engine.limits)
-    options = job.engine_options(*source)
-    cutout = found.engine.cut(data, options)
-    with cutout.stage("layout"):
-        job.arrange(cutout, source)
-        box = layout.subject_box(cutout.alpha)
-        if box is None:
-            raise ForegroundNotFound()
-        height, width = cutout.alpha.shape
-        background = None
-        if background_data is not None and not job.alpha_only:
-            background = removebg.background(background_data, found.engine.limits, width, height)
-    opaque = background is not None or (options.bg_color is not None and options.bg_color[3] == 255)
-    options = replace(options, format=job.output_format(cutout.alpha, opaque))
-    result = found.engine.finish(cutout, options, background=background)
+    with deadline(found.settings.processing_timeout_s) as expires:
+        result, box = _cut_out(job, data, background_data, expires)
     observability.record_result(result)
     left, top, right, bottom = box
     foreground = {"top": top, "left": left, "width": right - left, "height": bottom - top}

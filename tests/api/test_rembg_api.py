@@ -109,3 +109,10 @@ def test_get_and_post_share_one_limit(make_app):
     assert limited.status_code == 429 and limited.get_json()["code"] == "rate_limited"
     assert "detail" in limited.get_json() and int(limited.headers["Retry-After"]) > 0
     assert client.post("/remove-background-preview", data={}).status_code != 429  # other limits untouched
+
+
+def test_processing_timeout_is_a_504_detail(make_app, photo_bytes):
+    client = make_app(processing_timeout_s=0.001, ratelimit_enabled=False).test_client()
+    response = post(client, photo_bytes, a="true")
+    assert response.status_code == 504 and response.get_json()["code"] == "processing_timeout"
+    assert response.get_json()["detail"].startswith("Processing took too long")

@@ -262,3 +262,9 @@ def test_counted_in_metrics_and_described_in_openapi(client):
     assert "ignored" in fields["add_shadow"]["description"]
     assert "X-Foreground-Top" in operation["responses"]["200"]["headers"]
     assert "/v1.0/account" in doc["paths"]
+
+
+def test_processing_timeout_is_a_504_in_remove_bgs_shape(make_app, photo_bytes):
+    client = make_app(processing_timeout_s=0.001, ratelimit_enabled=False).test_client()
+    response = post(client, photo_bytes)
+    assert response.status_code == 504 and error(response)["code"] == "processing_timeout"
