@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine
 from bgremover.settings import Settings, load_settings
-from bgremover.web import api, auth, errors, observability, ops, pages, services
+from bgremover.web import api, auth, errors, observability, ops, pages, rembg_api, removebg, services
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
 
@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         origins=settings.cors_origins,
         expose_headers=list(Header),
     )
-    errors.register(app)
+    errors.register(app, shapes=[(removebg.PREFIX, removebg.error_shape), (rembg_api.PATH, rembg_api.error_shape)])
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(removebg.bp)
+    app.register_blueprint(rembg_api.bp)
     return app

@@ -33,6 +33,14 @@ class InvalidOption(BgRemoverError):
     hint = "Check the parameter against the API documentation"
 
 
+class ForegroundNotFound(BgRemoverError):
+    """The model found no subject where the request needs one (remove.bg's answer for an empty cut-out)."""
+
+    status, code = 400, "unknown_foreground"
+    message = "Could not identify foreground in image"
+    hint = "Send an image with a clear subject, or widen the region of interest (roi)"
+
+
 class PayloadTooLarge(BgRemoverError):
     """The body or the decoded image bytes exceed MAX_CONTENT_LENGTH."""
 

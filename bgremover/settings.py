@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     rate_limit_preview_per_hour: int = Field(20, ge=1, description="/remove-background-preview")
     rate_limit_base64_per_hour: int = Field(30, ge=1, description="/remove-background-base64")
     rate_limit_read_file_per_hour: int = Field(15, ge=1, description="/read-file per IP")
+    rate_limit_removebg_per_hour: int = Field(50, ge=1, description="remove.bg API (/v1.0/removebg) per IP")
+    rate_limit_rembg_per_hour: int = Field(50, ge=1, description="rembg API (/api/remove, GET and POST) per IP")
     redis_url: str | None = Field(None, description="Redis for shared rate limits; unset: memory")
     ratelimit_storage_uri: str | None = Field(None, description="Limiter storage; overrides REDIS_URL")
     trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Proxies whose X-Forwarded-For is trusted")

@@ -85,6 +85,20 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
     return out if out.shape[2] == 3 else _clear_transparent(out)
 
 
+def compose_over(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """RGB uint8 pixels: the subject (with its own colours at the soft edges) over an RGB background image."""
+    a8 = to_uint8(alpha)
+    ys, xs, colors = edge_colors(rgb, a8)
+    fg = rgb.copy()
+    fg[ys, xs] = colors
+    out = np.empty(rgb.shape, np.uint8)
+    for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
+        rows = slice(top, top + BAND_ROWS)
+        a = alpha[rows][:, :, None]
+        out[rows] = fg[rows] * a + background[rows] * (1.0 - a) + 0.5
+    return out
+
+
 def _blend(fg: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int], out: np.ndarray) -> None:
     """Colours over a background colour (Porter-Duff "over"), written into `out` (RGB, or RGBA if translucent)."""
     color = np.array(bg_color[:3], np.float32)

@@ -66,6 +66,28 @@ class Result:
         return sum(self.timings_ms.values())
 
 
+@dataclass
+class Cutout:
+    """The subject before composition: full-size colours, alpha in [0, 1], and the stage timings so far."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray
+    input_size: int
+    model_passes: int = 1
+    deadline: float | None = None  # a time.monotonic() instant after which no stage starts
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage (added to any earlier time of the same name); ProcessingTimeout if the deadline passed."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise ProcessingTimeout(details=f"Stopped before the {name} stage")
+        started = time.perf_counter()
+        yield
+        spent = (time.perf_counter() - started) * 1000
+        self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + spent, 2)
+
+
 class Engine:
     """Removes backgrounds; knows nothing of HTTP, so the API, the CLI and the benchmarks share it."""
 
@@ -84,16 +106,12 @@ class Engine:
 
         `deadline` is a time.monotonic() instant: no stage starts after it (ProcessingTimeout instead).
         """
-        timings: dict[str, float] = {}
+        return self.finish(self.cut(data, options, deadline=deadline), options)
 
-        @contextmanager
-        def stage(name: str) -> Iterator[None]:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise ProcessingTimeout(details=f"Stopped before the {name} stage")
-            started = time.perf_counter()
-            yield
-            timings[name] = round((time.perf_counter() - started) * 1000, 2)
-
+    def cut(self, data: bytes, options: Options, *, deadline: float | None = None) -> Cutout:
+        """Decode, segment, refine, trim and fit: the subject before composition (`deadline` as for process)."""
+        empty_rgb, empty_alpha = np.empty((0, 0, 3), np.uint8), np.empty((0, 0), np.float32)
+        cutout = Cutout(rgb=empty_rgb, alpha=empty_alpha, input_size=len(data), deadline=deadline)
         name = options.model or self.default_model
         try:
             model = self.models.get(name)
@@ -102,36 +120,46 @@ class Engine:
         fit = None
         if not options.trim and (options.max_width or options.max_height):
             fit = (options.max_width or UNBOUNDED, options.max_height or UNBOUNDED)
-        with stage("decode"):
+        with cutout.stage("decode"):
             image = decode.decode(data, self.limits, fit=fit)
-            seen = _flatten_for_model(image.rgb, image.alpha)
-        with stage("segment"):
+            seen = flatten_on_white(image.rgb, image.alpha)
+        with cutout.stage("segment"):
             segmented = segment.segment(seen, model, refine=options.refine)
-        with stage("refine"):
+        cutout.model_passes = segmented.passes
+        with cutout.stage("refine"):
             alpha = refine.refine(seen, segmented.mask, options.refine)
             if image.alpha is not None:
                 alpha *= image.alpha.astype(np.float32) * (1.0 / 255.0)
-        with stage("resize"):
-            rgb, alpha = _trim_and_fit(image.rgb, alpha, options)
-        with stage("compose"):
-            if options.mask_only:
+        with cutout.stage("resize"):
+            cutout.rgb, cutout.alpha = _trim_and_fit(image.rgb, alpha, options)
+        return cutout
+
+    def finish(self, cutout: Cutout, options: Options, *, background: np.ndarray | None = None) -> Result:
+        """Compose (over `background`, an RGB image of the cut-out's size, if given) and encode."""
+        rgb, alpha = cutout.rgb, cutout.alpha
+        with cutout.stage("compose"):
+            if options.format == "ZIP":  # colours and matte apart: no background, whatever was asked
+                pixels = compose.compose(rgb, alpha, None)
+            elif options.mask_only:
                 pixels = (alpha * 255.0 + 0.5).astype(np.uint8)
+            elif background is not None:
+                pixels = compose.compose_over(rgb, alpha, background)
             else:
                 bg = options.bg_color
                 if options.format == "JPEG":  # no alpha channel: a translucent colour is seen over white
                     bg = _over_white(bg or WHITE)
                 pixels = compose.compose(rgb, alpha, bg)
-        with stage("encode"):
+        with cutout.stage("encode"):
             out = encode.encode(pixels, options.format, options.effective_quality)
         return Result(
             data=out,
             format=options.format,
             width=pixels.shape[1],
             height=pixels.shape[0],
-            input_size=len(data),
+            input_size=cutout.input_size,
             options=options,
-            model_passes=segmented.passes,
-            timings_ms=timings,
+            model_passes=cutout.model_passes,
+            timings_ms=cutout.timings_ms,
         )
 
 
@@ -141,7 +169,7 @@ def _over_white(color: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return (*(round(c * a / 255 + 255 * (1 - a / 255)) for c in (r, g, b)), 255)  # type: ignore[return-value]
 
 
-def _flatten_for_model(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+def flatten_on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """What the model sees: transparent input pixels shown as white, whatever colour they hold."""
     if alpha is None:
         return rgb

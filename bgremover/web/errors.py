@@ -1,15 +1,23 @@
-"""One place that turns every error (ours, Flask's, the limiter's) into the spec's JSON body."""
+"""One place that turns every error (ours, Flask's, the limiter's) into the spec's JSON body.
+
+A compatible API (remove.bg's, rembg's) registers a shape for its URL prefix: the same status and body,
+re-dressed as its clients expect, for every error under that prefix, including 404, 405, 413 and 429.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from bgremover.errors import BgRemoverError
 
 log = logging.getLogger("bgremover.errors")
+SHAPES_KEY = "bgremover.error_shapes"
+# Our status and body (error, code, solution, details, request_id) → the status and JSON body a client expects.
+Shape = Callable[[int, dict[str, str]], tuple[int, object]]
 
 HINTS = {
     400: "Check the request against the API documentation at /openapi.json",
@@ -22,10 +30,17 @@ MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "File too large", 
 CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}
 
 
+def _shape_for(path: str) -> Shape | None:
+    shapes: dict[str, Shape] = current_app.extensions.get(SHAPES_KEY, {})
+    return next((shape for prefix, shape in shapes.items() if path == prefix or path.startswith(prefix + "/")), None)
+
+
 def error_response(status: int, body: dict[str, str]) -> Response:
-    """The JSON error response with the request id."""
+    """The JSON error response with the request id, in the shape of the API the path belongs to."""
     body = {**body, "request_id": g.get("request_id", "")}
-    response = jsonify(body)
+    shape = _shape_for(request.path)
+    status, shaped = shape(status, body) if shape else (status, body)
+    response = jsonify(shaped)
     response.status_code = status
     return response
 
@@ -61,8 +76,9 @@ def _from_unexpected(exc: Exception) -> Response:
     )
 
 
-def register(app: Flask) -> None:
-    """Install the handlers on the app."""
+def register(app: Flask, shapes: Iterable[tuple[str, Shape]] = ()) -> None:
+    """Install the handlers on the app, with the error shapes of compatible APIs by URL prefix."""
+    app.extensions[SHAPES_KEY] = dict(shapes)
     app.register_error_handler(BgRemoverError, _from_ours)
     app.register_error_handler(HTTPException, _from_http)
     app.register_error_handler(Exception, _from_unexpected)

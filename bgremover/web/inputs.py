@@ -114,15 +114,15 @@ def uploaded_files(request: Request, most: int) -> list[FileStorage]:
     return uploads
 
 
-def base64_image(body: Mapping[str, object], cap: int) -> bytes:
-    """Strictly decoded bytes of `image` (plain base64 or a data URL), size-checked before decoding."""
-    value = body.get("image")
+def base64_image(body: Mapping[str, object], cap: int, key: str = "image") -> bytes:
+    """Strictly decoded bytes of `key` (plain base64 or a data URL), size-checked before decoding."""
+    value = body.get(key)
     if value is None or value == "":
         raise _missing(
-            "image", "Send the image as base64 (or a data:image/...;base64, URL) in 'image', or its URL in 'image_url'"
+            key, f"Send the image as base64 (or a data:image/...;base64, URL) in '{key}', or its URL in 'image_url'"
         )
     if not isinstance(value, str):
-        raise InvalidOption("Invalid parameter 'image': expected a base64 string", hint="Send a base64 string")
+        raise InvalidOption(f"Invalid parameter '{key}': expected a base64 string", hint="Send a base64 string")
     match = DATA_URL.match(value)
     payload = value[match.end() :] if match else value
     payload = "".join(payload.split())  # line breaks from base64 tools are allowed
@@ -132,11 +132,11 @@ def base64_image(body: Mapping[str, object], cap: int) -> bytes:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidOption(
-            "Invalid parameter 'image': not valid base64",
+            f"Invalid parameter '{key}': not valid base64",
             hint="Encode the file with standard base64 (A-Z, a-z, 0-9, +, /, = padding)",
         ) from None
     if not data:
-        raise InvalidOption("Parameter 'image' is empty", hint="Send a non-empty image")
+        raise InvalidOption(f"Parameter '{key}' is empty", hint="Send a non-empty image")
     return data
 
 

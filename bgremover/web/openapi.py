@@ -7,6 +7,7 @@ from typing import Any
 from bgremover import __version__
 from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
 from bgremover.settings import Settings
+from bgremover.web import openapi_compat
 from bgremover.web.auth import API_KEY_HEADER
 from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
 
@@ -108,12 +109,20 @@ def _processing(summary: str, body: Schema, ok: Schema, limit: int) -> Schema:
     }
 
 
+def security(settings: Settings) -> list[Schema] | None:
+    """What a key-protected operation requires: a key (or none, under PAGE_PUBLIC); None when API keys are off."""
+    if not settings.api_keys_enabled:
+        return None
+    return [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+
+
 def _keyed(path_item: Schema, settings: Settings) -> Schema:
     """With API keys on, the operation requires one (or accepts none, under PAGE_PUBLIC) and may answer 401/403."""
-    if not settings.api_keys_enabled:
+    required = security(settings)
+    if required is None:
         return path_item
     operation = path_item["post"]
-    operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+    operation["security"] = required
     operation["responses"].update(_errors(401, 403))
     return path_item
 
@@ -326,6 +335,10 @@ def document(settings: Settings) -> Schema:
                     "responses": {"200": {"description": "OpenAPI 3", "content": simple}},
                 }
             },
+            **openapi_compat.paths(settings, security(settings)),
         },
-        "components": {"schemas": {"Error": ERROR, "Result": RESULT}, "securitySchemes": SECURITY_SCHEMES},
+        "components": {
+            "schemas": {"Error": ERROR, "Result": RESULT, **openapi_compat.SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
