@@ -7,10 +7,11 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bgremover.apikeys import KeyStore
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine
 from bgremover.settings import Settings, load_settings
-from bgremover.web import api, auth, errors, observability, ops, pages, rembg_api, removebg, services
+from bgremover.web import api, errors, observability, ops, pages, rembg_api, removebg, services
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
 
@@ -49,8 +50,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     engine = Engine(registry, settings.model_name, settings.image_limits)
     if fresh:
         engine.warm()
-    services.init_app(app, services.Services(settings, registry, engine))
-    auth.init_app(app)
+    keys = KeyStore.from_settings(settings) if settings.api_keys_enabled else None
+    services.init_app(app, services.Services(settings, registry, engine, keys))
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
     limiter.init_app(app)

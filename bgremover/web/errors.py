@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from bgremover.errors import BgRemoverError
 
 log = logging.getLogger("bgremover.errors")
-SHAPES_KEY = "bgremover.error_shapes"
 # Our status and body (error, code, solution, details, request_id) → the status and JSON body a client expects.
 Shape = Callable[[int, dict[str, str]], tuple[int, object]]
+# URL prefix → shape; filled by register(). The shapes are code, the same for every app the factory builds.
+SHAPES: dict[str, Shape] = {}
 
 HINTS = {
     400: "Check the request against the API documentation at /openapi.json",
@@ -31,8 +32,7 @@ CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "
 
 
 def _shape_for(path: str) -> Shape | None:
-    shapes: dict[str, Shape] = current_app.extensions.get(SHAPES_KEY, {})
-    return next((shape for prefix, shape in shapes.items() if path == prefix or path.startswith(prefix + "/")), None)
+    return next((shape for prefix, shape in SHAPES.items() if path == prefix or path.startswith(prefix + "/")), None)
 
 
 def error_response(status: int, body: dict[str, str]) -> Response:
@@ -78,7 +78,7 @@ def _from_unexpected(exc: Exception) -> Response:
 
 def register(app: Flask, shapes: Iterable[tuple[str, Shape]] = ()) -> None:
     """Install the handlers on the app, with the error shapes of compatible APIs by URL prefix."""
-    app.extensions[SHAPES_KEY] = dict(shapes)
+    SHAPES.update(shapes)
     app.register_error_handler(BgRemoverError, _from_ours)
     app.register_error_handler(HTTPException, _from_http)
     app.register_error_handler(Exception, _from_unexpected)

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 from bgremover.processing.encode import MIMETYPES
 
-FORMATS = list(MIMETYPES)  # every output format
+FORMATS = [fmt for fmt in MIMETYPES if fmt != "ZIP"]  # every image format (ZIP, remove.bg's bundle: test_layout.py)
 # every kind of bg_color: none (transparency), opaque, translucent and fully transparent
 BACKGROUNDS: dict[str, tuple[int, int, int, int] | None] = {
     "none": None,

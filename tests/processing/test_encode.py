@@ -102,7 +102,7 @@ def test_unknown_format_and_failed_png_encoding_raise(monkeypatch):
 
 
 def test_every_format_has_a_mimetype_and_an_extension():
-    assert set(MIMETYPES) == set(EXTENSIONS) == {"PNG", "JPEG", "WEBP"}
+    assert set(MIMETYPES) == set(EXTENSIONS) == {"PNG", "JPEG", "WEBP", "ZIP"}
 
 
 @pytest.mark.xfail(
