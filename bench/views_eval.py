@@ -240,6 +240,7 @@ STRATS["high_new"] = med(["bf320", "bf320m", "bf320g", "bf320gm", "bf384g"], siz
 STRATS["high7"] = med(["bf320", "bf320m", "bf320g", "bf320gm", "bf320g65", "bf384", "bf384g"], size=384)
 STRATS["high5b"] = med(["bf320", "bf320g", "bf320gm", "bf320g65", "bf384g"], size=384)
 STRATS["high5c"] = med(["bf320", "bf320m", "bf320g", "bf320g65", "bf384"], size=384)
+STRATS["high_g3"] = med(["bf320", "bf320m", "bf320g", "bf320g65", "bf320gm"])
 sets = sys.argv[1].split(",") if len(sys.argv) > 1 else ["duts-te-150", "alphamatting-train-lowres", "dis5k-mini"]
 only = sys.argv[2].split(",") if len(sys.argv) > 2 else list(STRATS)
 for name in sets:
