@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     settings = load_settings()
-    model = ModelRegistry(settings.u2net_home, threads=settings.ort_threads).load(settings.model_name)
+    registry = ModelRegistry.from_settings(settings)  # the backend and precision the server would use
+    model = registry.load(settings.model_name)
     af, ab, ae = REMBG_DEFAULTS
     names = {
         "none": "`refine=none` (rembg without `a`)",
