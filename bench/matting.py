@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     settings = load_settings()
-    model = ModelRegistry(settings.u2net_home, threads=settings.ort_threads).load(settings.model_name)
+    registry = ModelRegistry.from_settings(settings)  # the backend and precision the server would use
+    model = registry.load(settings.model_name)
     af, ab, ae = REMBG_DEFAULTS
     names = {
         "none": "`refine=none` (rembg without `a`)",
@@ -61,7 +62,7 @@ def main() -> None:
                 rows[key].append((sad, mae, seconds))
     print(
         f"alphamatting-train-lowres ({len(found)} images), af={af} ab={ab} ae={ae}, `{settings.model_name}`, "
-        f"ORT_THREADS={settings.ort_threads}\n"
+        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}\n"
     )
     print("| method | SAD ↓ | MAE ↓ | s/image |\n|---|---|---|---|")
     for key, values in rows.items():
