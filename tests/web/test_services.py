@@ -48,4 +48,4 @@ def test_no_view_reads_the_config_or_extensions_directly(path):
     text = path.read_text()
     assert not re.search(r"""config\[["']SETTINGS["']\]""", text)
     if path.name != "services.py":
-        assert "extensions[" not in text
+        assert "current_app.extensions[" not in text
