@@ -28,6 +28,20 @@ HINTS = {
     429: "Wait until the limit resets (see Retry-After) and try again",
 }
 MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "File too large", 429: "Rate limit exceeded"}
+# What each error status means, as the OpenAPI documents of every API say it.
+STATUS_TEXT = {
+    400: "Bad or missing parameter",
+    401: "API key missing (when API keys are on)",
+    403: "API key invalid or revoked",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Body too large",
+    415: "Not an allowed image format",
+    422: "Undecodable image or dimensions out of limits",
+    429: "Rate limited (see Retry-After)",
+    503: "Model not ready",
+    504: "Processing ran past PROCESSING_TIMEOUT_S",
+}
 CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}
 
 

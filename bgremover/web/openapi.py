@@ -9,6 +9,7 @@ from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, 
 from bgremover.settings import Settings
 from bgremover.web import openapi_compat
 from bgremover.web.auth import API_KEY_HEADER
+from bgremover.web.errors import STATUS_TEXT
 from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
 
 Schema = dict[str, Any]  # a JSON object of the document
@@ -82,19 +83,7 @@ HEADERS = {
 
 
 def _errors(*statuses: int) -> Schema:
-    text = {
-        400: "Bad or missing parameter",
-        401: "API key missing (when API keys are on)",
-        403: "API key invalid or revoked",
-        404: "Not found",
-        405: "Method not allowed",
-        413: "Body too large",
-        415: "Not an allowed image format",
-        422: "Undecodable image or dimensions out of limits",
-        429: "Rate limited (see Retry-After)",
-        503: "Model not ready",
-        504: "Processing ran past PROCESSING_TIMEOUT_S",
-    }
+    text = STATUS_TEXT
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {str(s): {"description": text[s], "content": error} for s in statuses}
 

@@ -9,6 +9,7 @@ from bgremover.compat.fields import Field
 from bgremover.processing.encode import MIMETYPES
 from bgremover.processing.options import FALSE, INTEGER, TRUE
 from bgremover.settings import Settings
+from bgremover.web.errors import STATUS_TEXT
 from bgremover.web.headers import RATE_LIMIT_HEADERS, REMOVEBG_HEADERS
 
 BINARY = {"type": "string", "format": "binary"}
@@ -128,15 +129,9 @@ def paths(settings: Settings, security: list[dict[str, Any]] | None) -> dict[str
     rembg_errors = _errors(
         "RembgError",
         {
-            400: "Bad or missing parameter",
-            **({401: "API key missing", 403: "API key invalid or revoked"} if security is not None else {}),
-            405: "Method not allowed",
-            413: "Body too large",
-            415: "Not an allowed image format",
-            422: "Undecodable image or dimensions out of limits",
-            429: "Rate limited (see Retry-After)",
-            503: "Model not ready",
-            504: "Processing ran past PROCESSING_TIMEOUT_S",
+            status: STATUS_TEXT[status]
+            for status in (400, 401, 403, 405, 413, 415, 422, 429, 503, 504)
+            if security is not None or status not in (401, 403)
         },
     )
     png = {"description": "The cut-out (or the mask) as PNG", "content": {"image/png": {"schema": BINARY}}}
