@@ -1,5 +1,6 @@
 """int8 experiment (issue 10, item 3): u2netp quantized by NNCF with accuracy control, beside OpenVINO f32 and bf16.
 
+    .venv/bin/pip install nncf==3.4.0   # only this benchmark needs it; not part of `make test`
     python -m bench.int8 [--data ../shared/data] [--cache ~/.u2net/u2netp-int8] [--rebuild] [--max-drop 0.005]
 
 The int8 model is calibrated on scikit-image's bundled photos (flips, crops, a gamma) and its accuracy is
