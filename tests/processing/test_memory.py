@@ -24,7 +24,8 @@ rgb = decode(Path(%r).read_bytes(), Limits()).rgb
 rgb = cv2.resize(rgb, (4000, round(rgb.shape[0] * 4000 / rgb.shape[1])), interpolation=cv2.INTER_CUBIC)  # 12 MP
 # The single-pass mask, on onnxruntime, as the bounds were measured. With OpenVINO loaded in the same process,
 # compose-transparent grew 2.34-2.41x its result instead (2026-11-23): an open item of the 4096-px memory work.
-mask = segment(rgb, ModelRegistry(Path("~/.u2net").expanduser(), backend="onnxruntime").load("u2netp"), refine="none").mask
+model = ModelRegistry(Path("~/.u2net").expanduser(), backend="onnxruntime").load("u2netp")
+mask = segment(rgb, model, refine="none").mask
 alpha = refine.refine(rgb, mask, "standard")
 """
 CASES = {
