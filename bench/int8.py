@@ -32,7 +32,7 @@ from PIL import Image
 from bench.quality import SETS, metrics, pairs
 from bgremover.models.backends import OpenVinoRunner, bf16_supported, cpu_flags, openvino_capabilities
 from bgremover.models.provision import model_file
-from bgremover.models.registry import SPECS, Segmenter
+from bgremover.models.registry import SPECS, Segmenter, to_mask
 from bgremover.processing.segment import model_input
 
 # With NNCF_CI set, NNCF swaps its telemetry for a stub (nncf/telemetry/wrapper.py): it sends no events.
@@ -157,7 +157,7 @@ def build(onnx: Path, data_root: Path, cache: Path, max_drop: float, rebuild: bo
     def validate(compiled, items) -> tuple[float, list[float]]:
         """Agreement with the f32 masks over the validation items, and per item (NNCF ranks layers by it)."""
         items = list(items)
-        masks = [reference._mask(compiled(t)[0][0, 0]) for t, _ in items]  # the app's min-max stretch
+        masks = [to_mask(compiled(t)[0][0, 0], reference.spec) for t, _ in items]  # the app's min-max stretch
         scores = agreement(masks, [ref for _, ref in items])
         return float(np.mean(scores)), scores
 
