@@ -11,7 +11,8 @@ FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far fro
 CORE_DEPTH = 3  # pixels inside the opaque edge where colours are taken as the subject's own
 COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampled at full size
 BAND_ROWS = 256  # a background colour is blended in bands of at most this many rows …
-BAND_PIXELS = 1 << 18  # … and of at most this many pixels; soft pixels are coloured at most this many at a time
+BAND_PIXELS = 1 << 18  # … and of at most this many pixels
+BAND_POINTS = 1 << 16  # soft pixels are coloured at most this many at a time (~200 bytes each meanwhile)
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
@@ -28,7 +29,7 @@ class EdgeColors:
     small then a large window, so a matte that overshoots onto a dark background leaves no dark fringe.
     Sums are taken at most at COLOR_SIDE pixels and sampled bilinearly at the soft pixels; `band` finds
     and colours the soft pixels of some rows (`bands` says which), so a matte that is soft almost
-    everywhere (refine=none on a big photo) needs per-point arrays for BAND_PIXELS points at a time.
+    everywhere (refine=none on a big photo) needs per-point arrays for BAND_POINTS points at a time.
     `scratch`, if given, is a uint8 buffer of at least rgb's size whose contents may be overwritten
     (compose passes its output before filling it), so the masked colours need no array of their own.
     """
@@ -63,11 +64,11 @@ class EdgeColors:
             del den, num  # one radius's sums at a time
 
     def bands(self) -> list[tuple[int, int]]:
-        """Row ranges (top, bottom) holding at most BAND_PIXELS soft pixels each (or a single row)."""
+        """Row ranges (top, bottom) holding at most BAND_POINTS soft pixels each (or a single row)."""
         per_row = cv2.reduce(cv2.inRange(self.a8, 1, 253), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() // 255
         ranges, top, count = [], 0, 0
         for row, n in enumerate(per_row.tolist()):
-            if count + n > BAND_PIXELS and row > top:
+            if count + n > BAND_POINTS and row > top:
                 ranges.append((top, row))
                 top, count = row, 0
             count += n
