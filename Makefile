@@ -39,12 +39,13 @@ model: $(STAMP)
 run: model
 	exec $(BIN)/gunicorn -c gunicorn.conf.py "bgremover.app:create_app()"
 
-## test: the whole suite, with real model, Redis, nginx and Chromium where installed
-test: model dev checkov
-	$(BIN)/ruff check .
-	$(BIN)/pytest
+## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
+## coverage, then the API suite again on onnxruntime (the fallback backend)
+test: lint model checkov
+	$(BIN)/pytest --cov --cov-report=term
+	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (§7)
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
 quality: model
 	$(BIN)/python -m bench.quality
 
@@ -52,8 +53,12 @@ quality: model
 bench: model
 	$(BIN)/python -m bench.speed
 
+## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml) and codespell
 lint: dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/codespell bgremover bench tests static templates nginx README.md BENCHMARKS.md Makefile
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -5,7 +5,7 @@ import shutil
 import sys
 import tempfile
 
-from bgremover.errors import ModelUnavailable
+from bgremover.errors import BackendUnavailable, ModelUnavailable
 from bgremover.settings import SettingsError, load_settings
 
 try:
@@ -37,14 +37,17 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 
 
 def on_starting(server):
-    """Refuse to start, with a clear message, when a configured model is missing or corrupt."""
+    """Refuse to start, with a clear message, when a configured model or the inference backend cannot run."""
+    from bgremover.models.backends import resolve
     from bgremover.models.registry import ModelRegistry
 
     registry = ModelRegistry(_settings.u2net_home)
     try:
         for name in _settings.model_names:
             registry.check(name)
-    except ModelUnavailable as exc:
+        # bf16 judged from /proc/cpuinfo here: OpenVINO is loaded only in the workers, after the fork
+        resolve(_settings.inference_backend, _settings.inference_precision, ask_openvino=False)
+    except (ModelUnavailable, BackendUnavailable) as exc:
         sys.exit(f"bgremover: cannot start: {exc}")
     _warn_if_limits_are_per_worker(server)
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]

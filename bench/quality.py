@@ -1,4 +1,4 @@
-"""Quality benchmark (§7): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
+"""Quality benchmark (README, "Quality"): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
 
 python -m bench.quality [--data ../shared/data] [--sets duts-te-150,...] [--limit N]
 """
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from bgremover.models.registry import ModelRegistry
+from bgremover.models.registry import ModelRegistry, Segmenter
 from bgremover.processing import Engine, Limits, parse_options
 from bgremover.processing import decode as decoding
 from bgremover.processing import refine as refining
@@ -28,6 +28,7 @@ from bgremover.settings import load_settings
 LEVELS = ("none", "standard", "high")
 SETS = ("duts-te-150", "alphamatting-train-lowres", "dis5k-mini")
 TIMING_SIDE = 1024
+Rows = dict[tuple[str, str], list[tuple]]  # (method, precision) → one tuple of figures per image
 
 
 def metrics(alpha: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -47,28 +48,39 @@ def pairs(folder: Path, limit: int | None) -> list[tuple[Path, Path]]:
     return [pair for pair in found if pair[1].exists()][:limit]
 
 
-def evaluate(folder: Path, model, limits: Limits, limit: int | None, threads: int) -> dict[str, list[tuple]]:
-    """Per image and method: (MAE, IoU, SAD, seconds, model passes), for our levels and plain rembg."""
+def evaluate(folder: Path, models: dict[str, Segmenter], limits: Limits, limit: int | None, threads: int) -> Rows:
+    """Per image and method: (MAE, IoU, SAD, seconds, model passes, mean |Δ| to the f32 alpha).
+
+    Each level runs at every precision in `models` (the default first, then f32), on the same images.
+    """
     import onnxruntime as ort
     from rembg import new_session, remove
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads  # same threads as ours: a like-for-like time
-    rembg_session = new_session(model.name, sess_opts=options)
-    rows: dict[str, list[tuple]] = {level: [] for level in (*LEVELS, "rembg")}
+    name = next(iter(models.values())).name
+    rembg_session = new_session(name, sess_opts=options)
+    rows: Rows = {(level, precision): [] for level in LEVELS for precision in models}
+    rows["rembg", "f32"] = []
     for image_path, mask_path in tqdm(pairs(folder, limit), desc=folder.name, unit="img"):
         data = image_path.read_bytes()
         truth = np.asarray(Image.open(mask_path).convert("L"))
         rgb = decoding.decode(data, limits).rgb
         for level in LEVELS:
-            started = time.perf_counter()
-            segmented = segmenting.segment(rgb, model, refine=level)
-            alpha = refining.refine(rgb, segmented.mask, level)
-            rows[level].append((*metrics(alpha, truth), time.perf_counter() - started, segmented.passes))
+            alphas = {}
+            for precision, model in models.items():
+                started = time.perf_counter()
+                segmented = segmenting.segment(rgb, model, refine=level)
+                alphas[precision] = refining.refine(rgb, segmented.mask, level)
+                seconds = time.perf_counter() - started
+                rows[level, precision].append((*metrics(alphas[precision], truth), seconds, segmented.passes))
+            for precision in models:  # how far each precision's alpha lies from f32's, per pixel
+                delta = float(np.abs(alphas[precision] - alphas["f32"]).mean())
+                rows[level, precision][-1] += (delta,)
         started = time.perf_counter()
         ref = remove(Image.open(io.BytesIO(data)), session=rembg_session, only_mask=True)
         ref_alpha = np.asarray(ref, dtype=np.float32) / 255.0
-        rows["rembg"].append((*metrics(ref_alpha, truth), time.perf_counter() - started, 1))
+        rows["rembg", "f32"].append((*metrics(ref_alpha, truth), time.perf_counter() - started, 1, 0.0))
     return rows
 
 
@@ -97,13 +109,15 @@ def end_to_end_ms(engine: Engine, data_root: Path, repeats: int = 3) -> dict[str
     return result
 
 
-def table(name: str, rows: dict[str, list[tuple]]) -> str:
-    """A markdown table of the averages of one set."""
+def table(name: str, rows: Rows) -> str:
+    """A markdown table of the averages of one set: each level at each precision, then plain rembg."""
+    count = len(next(iter(rows.values())))
     lines = [
-        f"#### {name} ({len(rows['none'])} images)",
+        f"#### {name} ({count} images)",
         "",
-        "| method | MAE ↓ | IoU ↑ | SAD ↓ | s/image | model passes/image | second opinion |",
-        "|---|---|---|---|---|---|---|",
+        "| method | precision | MAE ↓ | IoU ↑ | SAD ↓ | s/image | model passes/image | second opinion "
+        "| mean abs Δ vs f32 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     labels = {
         "none": "bgremover `refine=none`",
@@ -111,11 +125,14 @@ def table(name: str, rows: dict[str, list[tuple]]) -> str:
         "high": "bgremover `refine=high`",
         "rembg": "plain rembg `remove(only_mask=True)`",
     }
-    for key, label in labels.items():
-        values = np.array(rows[key])
-        mae, iou, sad, secs, passes = values.mean(axis=0)
+    for (key, precision), found in rows.items():
+        values = np.array(found)
+        mae, iou, sad, secs, passes, delta = values.mean(axis=0)
         gated = f"{(values[:, 4] > 1).mean():.0%}" if key == "standard" else "—"
-        lines.append(f"| {label} | {mae:.4f} | {iou:.3f} | {sad:.1f} | {secs:.3f} | {passes:.2f} | {gated} |")
+        lines.append(
+            f"| {labels[key]} | {precision} | {mae:.4f} | {iou:.3f} | {sad:.1f} | {secs:.3f} | {passes:.2f} "
+            f"| {gated} | {delta:.4f} |"
+        )
     return "\n".join(lines)
 
 
@@ -129,18 +146,22 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     cv2.setNumThreads(1)
-    registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
-    model = registry.load(settings.model_name)
+    registry = ModelRegistry.from_settings(settings)
+    models = {registry.inference.precision: registry.load(settings.model_name)}
+    if "f32" not in models:  # the reference precision, on the same backend and threads
+        reference = ModelRegistry(settings.u2net_home, settings.ort_threads, registry.inference.backend, "f32")
+        models["f32"] = reference.load(settings.model_name)
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Quality, `{settings.model_name}`, {date.today()}, {platform.processor() or platform.machine()}, "
-        f"ORT_THREADS={settings.ort_threads}",
+        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",
         "",
     ]
     for name in args.sets.split(","):
-        out += [table(name, evaluate(args.data.resolve() / name, model, limits, args.limit, settings.ort_threads)), ""]
+        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.ort_threads)
+        out += [table(name, rows), ""]
     if not args.no_timing:
         ms = end_to_end_ms(Engine(registry, settings.model_name, limits), args.data.resolve())
         out += [

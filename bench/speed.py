@@ -120,8 +120,14 @@ class Server:
 
     def start(self, probe: bytes) -> None:
         started = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd, env={**os.environ, **self.env}, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = started + 180
         while time.perf_counter() < deadline:
             try:
@@ -155,24 +161,52 @@ def ensure_rembg_server() -> Path:
     rembg = REMBG_VENV / "bin" / "rembg"
     if not rembg.exists():
         subprocess.run([sys.executable, "-m", "venv", str(REMBG_VENV)], check=True)
-        subprocess.run([str(REMBG_VENV / "bin" / "pip"), "install", "-q", f"rembg[cpu,cli]=={REMBG_VERSION}"],
-                       check=True)
+        subprocess.run(
+            [str(REMBG_VENV / "bin" / "pip"), "install", "-q", f"rembg[cpu,cli]=={REMBG_VERSION}"], check=True
+        )
     return rembg
 
 
 def ours(workers: int, threads: int) -> Server:
     port = free_port()
-    return Server("bgremover", [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py"],
-                  {"PORT": str(port), "HOST": "127.0.0.1", "RATELIMIT_ENABLED": "false",
-                   "WEB_CONCURRENCY": str(workers), "ORT_THREADS": str(threads), "LOG_LEVEL": "WARNING"},
-                  port, "/remove-background")
+    return Server(
+        "bgremover",
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py"],
+        {
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "RATELIMIT_ENABLED": "false",
+            "WEB_CONCURRENCY": str(workers),
+            "ORT_THREADS": str(threads),
+            "LOG_LEVEL": "WARNING",
+        },
+        port,
+        "/remove-background",
+    )
 
 
 def theirs(u2net_home: Path, threads: int) -> Server:
     port = free_port()
-    return Server("rembg s", [str(ensure_rembg_server()), "s", "--host", "127.0.0.1", "--port", str(port),
-                              "-t", str(threads), "--no-ui", "-l", "warning"],
-                  {"U2NET_HOME": str(u2net_home)}, port, "/api/remove", {"model": "u2netp"})
+    return Server(
+        "rembg s",
+        [
+            str(ensure_rembg_server()),
+            "s",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-t",
+            str(threads),
+            "--no-ui",
+            "-l",
+            "warning",
+        ],
+        {"U2NET_HOME": str(u2net_home)},
+        port,
+        "/api/remove",
+        {"model": "u2netp"},
+    )
 
 
 # ---- load --------------------------------------------------------------------------------------------------
@@ -222,8 +256,9 @@ def closed_loop(server: Server, inputs: list[bytes], concurrency: int, requests_
             t.join()
         wall = time.perf_counter() - started
     q = np.percentile(latencies, [50, 95]) if latencies else [float("nan")] * 2
-    return Run(len(latencies) / wall, float(q[0]), float(q[1]), float(np.mean(sizes)) if sizes else 0.0,
-               rss.peak, errors)
+    return Run(
+        len(latencies) / wall, float(q[0]), float(q[1]), float(np.mean(sizes)) if sizes else 0.0, rss.peak, errors
+    )
 
 
 # ---- in-process measurements -------------------------------------------------------------------------------
@@ -233,13 +268,13 @@ def inference_seconds(settings) -> float:
     """Median single-thread inference time of the model alone."""
     from bgremover.models.registry import ModelRegistry
 
-    model = ModelRegistry(settings.u2net_home, threads=1).load(settings.model_name)
-    rgb = np.random.default_rng(0).integers(0, 255, (320, 320, 3), dtype=np.uint8)
-    tensor = model._tensor(rgb)
+    registry = ModelRegistry(settings.u2net_home, 1, settings.inference_backend, settings.inference_precision)
+    model = registry.load(settings.model_name)
+    rgb = np.random.default_rng(0).integers(0, 255, (1, model.size, model.size, 3), dtype=np.uint8)
     times = []
     for _ in range(10):
         started = time.perf_counter()
-        model._run(tensor)
+        model.predict(rgb)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -249,7 +284,7 @@ def stage_breakdown(settings, inputs: dict[int, list[bytes]]) -> dict[int, dict[
     from bgremover.models.registry import ModelRegistry
     from bgremover.processing import Engine, parse_options
 
-    registry = ModelRegistry(settings.u2net_home, threads=1)
+    registry = ModelRegistry(settings.u2net_home, 1, settings.inference_backend, settings.inference_precision)
     registry.load(settings.model_name)
     engine = Engine(registry, settings.model_name)
     table = {}
@@ -263,8 +298,14 @@ def stage_breakdown(settings, inputs: dict[int, list[bytes]]) -> dict[int, dict[
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
     mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
@@ -296,8 +337,10 @@ def main() -> None:
     stages = stage_breakdown(settings, {s: inputs[s] for s in sizes})
 
     rembg_threads = cores
-    servers = {"ours": ours(settings.web_concurrency, settings.ort_threads),
-               "rembg": theirs(settings.u2net_home, rembg_threads)}
+    servers = {
+        "ours": ours(settings.web_concurrency, settings.ort_threads),
+        "rembg": theirs(settings.u2net_home, rembg_threads),
+    }
     results: dict[tuple[str, int, int], Run] = {}
     cold: dict[str, float] = {}
     try:
@@ -322,8 +365,10 @@ def main() -> None:
         server = ours(workers, threads)
         try:
             server.start(probe)
-            layouts[f"{workers}×{threads}"] = (closed_loop(server, inputs[1024], 1, 12),
-                                               closed_loop(server, inputs[1024], 4, 16))
+            layouts[f"{workers}×{threads}"] = (
+                closed_loop(server, inputs[1024], 1, 12),
+                closed_loop(server, inputs[1024], 4, 16),
+            )
         finally:
             server.stop()
     big = make_inputs([4096], 2)[4096]
@@ -331,8 +376,9 @@ def main() -> None:
     try:
         server.start(probe)
         master_rss = tree_rss(server.proc.pid) - sum(
-            tree_rss(int(c)) for c in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
-            .read_text().split())
+            tree_rss(int(c))
+            for c in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+        )
         one_worker = closed_loop(server, big, 1, 4)
     finally:
         server.stop()
@@ -347,7 +393,8 @@ def main() -> None:
         server.stop()
 
     lines = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         f"Measured {date.today()} on {machine()}.",
         f"Command: `make bench` (`python -m bench.speed{' --quick' if args.quick else ''}`).",
         f"bgremover: gunicorn with `gunicorn.conf.py`, WEB_CONCURRENCY={settings.web_concurrency}, "
@@ -356,8 +403,10 @@ def main() -> None:
         "in, the default PNG out (bgremover `refine=standard`). Closed loops; the servers alternate per row.",
         "",
         f"Model-only ceiling: {cores} cores ÷ {infer * 1000:.0f} ms single-thread `u2netp` inference "
-        f"= **{ceiling:.2f} images/s**.", "",
-        "## Throughput and latency", "",
+        f"= **{ceiling:.2f} images/s**.",
+        "",
+        "## Throughput and latency",
+        "",
         "| size | conc. | ours img/s | rembg img/s | ratio | ours p50 s | rembg p50 s | p50 ratio "
         "| ours p95 s | rembg p95 s | ours KB | rembg KB | bytes ratio "
         "| ours peak RSS MB | rembg peak RSS MB | RSS ratio | errors |",
@@ -372,34 +421,59 @@ def main() -> None:
                 f"| {a.p50:.2f} | {b.p50:.2f} | **{fmt_ratio(a.p50, b.p50)}** | {a.p95:.2f} | {b.p95:.2f} "
                 f"| {a.out_bytes / 1024:.0f} | {b.out_bytes / 1024:.0f} | {fmt_ratio(a.out_bytes, b.out_bytes)} "
                 f"| {a.peak_rss / 2**20:.0f} | {b.peak_rss / 2**20:.0f} | {fmt_ratio(a.peak_rss, b.peak_rss)} "
-                f"| {a.errors}/{b.errors} |")
+                f"| {a.errors}/{b.errors} |"
+            )
     if ("ours", 1024, 4) in results:
         a = results[("ours", 1024, 4)]
-        lines += ["", f"At 1024 px and concurrency 4 ours reaches {a.throughput / ceiling:.0%} of the model-only "
-                      "ceiling."]
-    lines += ["", "## Cold start (process start → first cut-out, second start of each)", "",
-              "| ours s | rembg s | ratio |", "|---|---|---|",
-              f"| {cold['ours']:.2f} | {cold['rembg']:.2f} | {fmt_ratio(cold['ours'], cold['rembg'])} |",
-              "", "## Engine stages (in process, one thread, median ms)", "",
-              "| size | " + " | ".join(next(iter(stages.values()))) + " | total |",
-              "|" + "---|" * (len(next(iter(stages.values()))) + 2)]
+        lines += [
+            "",
+            f"At 1024 px and concurrency 4 ours reaches {a.throughput / ceiling:.0%} of the model-only ceiling.",
+        ]
+    lines += [
+        "",
+        "## Cold start (process start → first cut-out, second start of each)",
+        "",
+        "| ours s | rembg s | ratio |",
+        "|---|---|---|",
+        f"| {cold['ours']:.2f} | {cold['rembg']:.2f} | {fmt_ratio(cold['ours'], cold['rembg'])} |",
+        "",
+        "## Engine stages (in process, one thread, median ms)",
+        "",
+        "| size | " + " | ".join(next(iter(stages.values()))) + " | total |",
+        "|" + "---|" * (len(next(iter(stages.values()))) + 2),
+    ]
     for side, row in stages.items():
         lines.append(f"| {side} | " + " | ".join(f"{v:.0f}" for v in row.values()) + f" | {sum(row.values()):.0f} |")
-    lines += ["", "## Worker × thread layouts (ours, 1024 px)", "",
-              "| workers × ORT threads | c=1 img/s | c=1 p50 s | c=4 img/s | c=4 p50 s | peak RSS MB (c=4) |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Worker × thread layouts (ours, 1024 px)",
+        "",
+        "| workers × ORT threads | c=1 img/s | c=1 p50 s | c=4 img/s | c=4 p50 s | peak RSS MB (c=4) |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, (one, four) in layouts.items():
-        lines.append(f"| {name} | {one.throughput:.2f} | {one.p50:.2f} | {four.throughput:.2f} | {four.p50:.2f} "
-                     f"| {four.peak_rss / 2**20:.0f} |")
-    lines += ["", "## One worker on 4096 px photos", "",
-              f"WEB_CONCURRENCY=1, ORT_THREADS={settings.ort_threads}: peak RSS of the whole tree "
-              f"{one_worker.peak_rss / 2**20:.0f} MB, of which the gunicorn master holds about "
-              f"{master_rss / 2**20:.0f} MB, so one worker peaks near "
-              f"{(one_worker.peak_rss - master_rss) / 2**20:.0f} MB; p50 {one_worker.p50:.2f} s."]
-    lines += ["", f"## Memory over a long run (ours, 512 px, concurrency 2, {soak} requests after warm-up)", "",
-              f"RSS of the server tree: {before / 2**20:.0f} MB before, {after / 2**20:.0f} MB after "
-              f"({(after - before) / max(before, 1):+.1%}); peak {soak_run.peak_rss / 2**20:.0f} MB; "
-              f"{soak_run.errors} errors.", ""]
+        lines.append(
+            f"| {name} | {one.throughput:.2f} | {one.p50:.2f} | {four.throughput:.2f} | {four.p50:.2f} "
+            f"| {four.peak_rss / 2**20:.0f} |"
+        )
+    lines += [
+        "",
+        "## One worker on 4096 px photos",
+        "",
+        f"WEB_CONCURRENCY=1, ORT_THREADS={settings.ort_threads}: peak RSS of the whole tree "
+        f"{one_worker.peak_rss / 2**20:.0f} MB, of which the gunicorn master holds about "
+        f"{master_rss / 2**20:.0f} MB, so one worker peaks near "
+        f"{(one_worker.peak_rss - master_rss) / 2**20:.0f} MB; p50 {one_worker.p50:.2f} s.",
+    ]
+    lines += [
+        "",
+        f"## Memory over a long run (ours, 512 px, concurrency 2, {soak} requests after warm-up)",
+        "",
+        f"RSS of the server tree: {before / 2**20:.0f} MB before, {after / 2**20:.0f} MB after "
+        f"({(after - before) / max(before, 1):+.1%}); peak {soak_run.peak_rss / 2**20:.0f} MB; "
+        f"{soak_run.errors} errors.",
+        "",
+    ]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -7,10 +7,11 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bgremover.apikeys import KeyStore
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine
 from bgremover.settings import Settings, load_settings
-from bgremover.web import api, auth, errors, observability, ops, pages, services
+from bgremover.web import api, errors, observability, ops, pages, rembg_api, removebg, services
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
 
@@ -41,13 +42,16 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     observability.setup_logging(settings.log_level, settings.log_file)
+    fresh = registry is None
     if registry is None:
-        registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+        registry = ModelRegistry.from_settings(settings)
         for name in settings.model_names:
             registry.load(name)
     engine = Engine(registry, settings.model_name, settings.image_limits)
-    services.init_app(app, services.Services(settings, registry, engine))
-    auth.init_app(app)
+    if fresh:
+        engine.warm()
+    keys = KeyStore.from_settings(settings) if settings.api_keys_enabled else None
+    services.init_app(app, services.Services(settings, registry, engine, keys))
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request
     limiter.init_app(app)
@@ -56,8 +60,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         origins=settings.cors_origins,
         expose_headers=list(Header),
     )
-    errors.register(app)
+    errors.register(app, shapes=[(removebg.PREFIX, removebg.error_shape), (rembg_api.PATH, rembg_api.error_shape)])
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(removebg.bp)
+    app.register_blueprint(rembg_api.bp)
     return app

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from bgremover.errors import BgRemoverError, ModelUnavailable
+from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
 from bgremover.processing.decode import MIMETYPES
 from bgremover.processing.options import OPTIONS
 from bgremover.settings import Settings, SettingsError, load_settings
@@ -81,10 +81,10 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
     files = expand(paths)
     if not files:
         raise click.UsageError("No image files found in the given paths")
-    registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+    registry = ModelRegistry.from_settings(settings)
     try:
         registry.load(options.model or settings.model_name)
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     engine = Engine(registry, settings.model_name, settings.image_limits)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,11 +112,11 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
 @main.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx: click.Context) -> None:
-    """List the models bgremover can use and whether each is present."""
+    """List the models bgremover can use, whether each is present, and the backend that would run them."""
     if ctx.invoked_subcommand is not None:
         return
     from bgremover.models.provision import model_file
-    from bgremover.models.registry import SPECS
+    from bgremover.models.registry import SPECS, ModelRegistry
 
     settings = _settings()
     click.echo(f"Models in {settings.u2net_home}:")
@@ -125,6 +125,14 @@ def models(ctx: click.Context) -> None:
         state = f"present ({path.stat().st_size / 1e6:.1f} MB)" if path else "missing"
         default = "  [default]" if name == settings.model_name else ""
         click.echo(f"  {name:24s} {state}{default}")
+    try:
+        inference = ModelRegistry.from_settings(settings).inference
+    except BackendUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Inference: {inference.backend}, {inference.precision}, {settings.ort_threads} thread(s) per worker "
+        f"(INFERENCE_BACKEND={settings.inference_backend}, INFERENCE_PRECISION={settings.inference_precision})"
+    )
 
 
 @models.command("fetch")

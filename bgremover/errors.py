@@ -33,6 +33,14 @@ class InvalidOption(BgRemoverError):
     hint = "Check the parameter against the API documentation"
 
 
+class ForegroundNotFound(BgRemoverError):
+    """The model found no subject where the request needs one (remove.bg's answer for an empty cut-out)."""
+
+    status, code = 400, "unknown_foreground"
+    message = "Could not identify foreground in image"
+    hint = "Send an image with a clear subject, or widen the region of interest (roi)"
+
+
 class PayloadTooLarge(BgRemoverError):
     """The body or the decoded image bytes exceed MAX_CONTENT_LENGTH."""
 
@@ -69,6 +77,37 @@ class ImageTooSmall(BgRemoverError):
 
     status, code = 422, "image_too_small"
     message = "Image dimensions too small"
+
+
+class ImageTooComplex(BgRemoverError):
+    """The file's structure would cost far more to decode than any real image of its size (a decoder bomb)."""
+
+    status, code = 422, "image_too_complex"
+    message = "The image's structure is too complex to decode"
+    hint = "Re-save the image with a common encoder (or as PNG) and try again"
+
+
+class TooManyScans(ImageTooComplex):
+    """A progressive JPEG with more scans than any encoder writes: each scan walks the whole image again."""
+
+    code = "too_many_scans"
+    message = "The JPEG has too many scans"
+    hint = "Re-save it as a baseline or standard progressive JPEG and try again"
+
+
+class TooManySegments(ImageTooComplex):
+    """More markers, chunks, blocks or strips than the format needs: each one is parsed on its own."""
+
+    code = "too_many_segments"
+    message = "The image has too many segments"
+
+
+class ProcessingTimeout(BgRemoverError):
+    """The request ran past PROCESSING_TIMEOUT_S; 504, like nginx's own timeout, so no proxy replays it."""
+
+    status, code = 504, "processing_timeout"
+    message = "Processing took too long"
+    hint = "Retry with a smaller image or refine=standard"
 
 
 class ModelNotReady(BgRemoverError):
@@ -169,3 +208,7 @@ class BatchDeadlineExceeded(BgRemoverError):
     status, code = 503, "batch_deadline_exceeded"
     message = "Not processed: the batch reached its time limit"
     hint = "Send the files that were not processed in another batch"
+
+
+class BackendUnavailable(Exception):
+    """The configured inference backend or precision cannot run here: a start-up error naming the settings."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 CommaList = Annotated[list[str], NoDecode]
+Backend = Literal["openvino", "onnxruntime"]  # what runs the model (bgremover.models.backends)
+Precision = Literal["f32", "bf16"]  # the arithmetic it runs in
 
 
 def _cores() -> int:
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     rate_limit_preview_per_hour: int = Field(20, ge=1, description="/remove-background-preview")
     rate_limit_base64_per_hour: int = Field(30, ge=1, description="/remove-background-base64")
     rate_limit_read_file_per_hour: int = Field(15, ge=1, description="/read-file per IP")
+    rate_limit_removebg_per_hour: int = Field(50, ge=1, description="remove.bg API (/v1.0/removebg) per IP")
+    rate_limit_rembg_per_hour: int = Field(50, ge=1, description="rembg API (/api/remove, GET and POST) per IP")
     redis_url: str | None = Field(None, description="Redis for shared rate limits; unset: memory")
     ratelimit_storage_uri: str | None = Field(None, description="Limiter storage; overrides REDIS_URL")
     trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Proxies whose X-Forwarded-For is trusted")
@@ -65,8 +69,17 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="Log level")
     log_file: Path | None = Field(None, description="Also write JSON logs to this file")
     web_concurrency: int = Field(default_factory=_cores, ge=1, le=64, description="gunicorn worker processes")
+    processing_timeout_s: float = Field(
+        60.0, gt=0, le=100, description="Seconds one image may take before a 504 (below gunicorn's 120 s)"
+    )
     ort_threads: int = Field(
-        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="onnxruntime threads per worker"
+        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="Model threads per worker (either backend)"
+    )
+    inference_backend: Literal["auto", Backend] = Field(
+        "auto", description="Runs the model: auto picks OpenVINO when installed, else onnxruntime"
+    )
+    inference_precision: Literal["auto", Precision] = Field(
+        "auto", description="Model arithmetic: auto picks bf16 where OpenVINO runs on a bf16 CPU, else f32"
     )
     image_url_enabled: bool = Field(False, description="Accept `image_url` inputs and fetch them (SSRF-guarded)")
     image_url_allow_hosts: CommaList = Field(
@@ -93,6 +106,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("inference_backend", "inference_precision", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator(
         "models", "cors_origins", "metrics_allowed_ips", "image_url_allow_hosts", "api_keys", mode="before"
@@ -157,6 +175,10 @@ class Settings(BaseSettings):
             from bgremover.apikeys import KeyStore
 
             KeyStore.from_settings(self)  # a malformed file or a duplicate name stops the start
+        if self.inference_backend == "onnxruntime" and self.inference_precision == "bf16":
+            raise ValueError(
+                "INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND=openvino or auto (onnxruntime runs f32 only)"
+            )
         return self
 
     @property
@@ -182,14 +204,17 @@ class Settings(BaseSettings):
         return list(dict.fromkeys([self.model_name, *self.models]))
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning a validation failure into one clear message per bad setting."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            name = ".".join(str(p) for p in err["loc"]).upper()
+            if not name:  # a rule across settings: its message names them
+                lines.append(f"Invalid settings: {err['msg'].removeprefix('Value error, ')}")
+                continue
             got = f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
             lines.append(f"Invalid setting {name}: {err['msg']}{got}")
         raise SettingsError("\n".join(lines)) from None

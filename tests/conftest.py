@@ -36,7 +36,7 @@ def settings():
 @pytest.fixture(scope="session")
 def registry(settings) -> ModelRegistry:
     """The real default model, loaded and warmed once for the whole run."""
-    reg = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+    reg = ModelRegistry.from_settings(settings)
     reg.load(settings.model_name)
     return reg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -59,3 +60,20 @@ def test_models_lists_presence():
     done = bgremover("models")
     assert done.returncode == 0
     assert "u2netp" in done.stdout and "present" in done.stdout and "[default]" in done.stdout
+
+
+def test_models_says_which_backend_and_precision_would_run():
+    from bgremover.models.backends import resolve
+
+    runs = resolve("auto", "auto")
+    done = bgremover("models")
+    assert f"Inference: {runs.backend}, {runs.precision}," in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "bgremover.cli", "models"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "INFERENCE_BACKEND": "onnxruntime"},
+    )
+    assert done.returncode == 0 and "Inference: onnxruntime, f32," in done.stdout

@@ -25,12 +25,22 @@ def test_defaults_match_the_spec():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"METRICS_ALLOWED_IPS": "not-an-ip"}, "METRICS_ALLOWED_IPS"),
         ({"RATELIMIT_ENABLED": "perhaps"}, "RATELIMIT_ENABLED"),
+        ({"PROCESSING_TIMEOUT_S": "200"}, "PROCESSING_TIMEOUT_S"),  # past gunicorn's 120 s: killed, not answered
+        ({"INFERENCE_BACKEND": "tpu"}, "INFERENCE_BACKEND"),
+        ({"INFERENCE_PRECISION": "fp8"}, "INFERENCE_PRECISION"),
     ],
 )
 def test_invalid_settings_name_the_setting(monkeypatch, env, name):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(SettingsError, match=f"Invalid setting {name}"):
+        load_settings(_env_file=None)
+
+
+def test_bf16_on_onnxruntime_is_refused_naming_both_settings(monkeypatch):
+    monkeypatch.setenv("INFERENCE_BACKEND", "ONNXRuntime")  # case does not matter
+    monkeypatch.setenv("INFERENCE_PRECISION", "bf16")
+    with pytest.raises(SettingsError, match="Invalid settings: INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND"):
         load_settings(_env_file=None)
 
 

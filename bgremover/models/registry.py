@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bgremover.errors import ModelNotReady, ModelUnavailable
+from bgremover.models.backends import Inference, Runner, UnsupportedInput, create_runner, resolve
 from bgremover.models.provision import model_file, verify
+
+if TYPE_CHECKING:
+    from bgremover.settings import Settings
+
+log = logging.getLogger("bgremover.models")
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How a model wants its input and how its first output becomes a [0, 1] mask."""
+    """How a model wants its input and how its first output becomes a [0, 1] mask (see `to_mask`)."""
 
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     sigmoid: bool = False
+    stride: int | None = None  # other input sides it takes: multiples of this (None: `size` only)
 
 
-# The rembg models whose pre- and post-processing bgremover knows (mirroring rembg's sessions).
+# The rembg models whose pre- and post-processing bgremover knows: each row gives the same mask as rembg's
+# own session class on the same model output (tests/models/test_rembg_parity.py). U²-Net halves its input
+# five times, so any side that is a multiple of 32 fits; the others are kept at their own size.
 SPECS: dict[str, ModelSpec] = {
-    "u2netp": ModelSpec(320, *IMAGENET),
-    "u2net": ModelSpec(320, *IMAGENET),
-    "u2net_human_seg": ModelSpec(320, *IMAGENET),
-    "silueta": ModelSpec(320, *IMAGENET),
+    "u2netp": ModelSpec(320, *IMAGENET, stride=32),
+    "u2net": ModelSpec(320, *IMAGENET, stride=32),
+    "u2net_human_seg": ModelSpec(320, *IMAGENET, stride=32),
+    "silueta": ModelSpec(320, *IMAGENET, stride=32),
     "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
-    "isnet-anime": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "isnet-anime": ModelSpec(1024, IMAGENET[0], (1.0, 1.0, 1.0)),
     "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True),
     "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True),
     "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True),
@@ -47,21 +58,27 @@ class UnknownModel(LookupError):
 
 
 class Segmenter:
-    """One loaded model: square RGB uint8 images at its input size in, soft masks (float32, [0, 1]) out."""
+    """One loaded model: square RGB uint8 images in, soft masks (float32, [0, 1]) out, on its runner's backend."""
 
-    def __init__(self, name: str, session: object, spec: ModelSpec) -> None:
+    def __init__(self, name: str, runner: Runner, spec: ModelSpec) -> None:
         self.name = name
         self.spec = spec
         self.size = spec.size
-        self._session = session
-        self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
+        self.runner = runner
         self._mean = np.array(spec.mean, np.float32)
         self._std = np.array(spec.std, np.float32)
         self._lock = threading.Lock()
 
     def supports(self, size: int) -> bool:
-        """Whether the session takes square inputs of this size (onnxruntime: only the file's own)."""
-        return size == self.size
+        """Whether `predict` takes size×size images: the model's own size, or any its backend and stride allow."""
+        if size == self.size:
+            return True
+        stride = self.spec.stride
+        return self.runner.resizable and stride is not None and size >= stride and size % stride == 0
+
+    def describe(self) -> dict[str, object]:
+        """What runs this model: backend, precision and threads (for logs, /health and the CLI)."""
+        return {"backend": self.runner.backend, "precision": self.runner.precision, "threads": self.runner.threads}
 
     def _tensor(self, images: np.ndarray) -> np.ndarray:
         """The model's input batch: each image ÷ its own max, then mean/std, channels first."""
@@ -72,28 +89,61 @@ class Segmenter:
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Soft masks (N×S×S) for a batch of images (N×S×S×3 uint8) at the model's input size."""
-        outputs = [self._run(self._tensor(images[i : i + 1])) for i in range(images.shape[0])]
-        return np.stack(outputs)
+        """Soft masks (N×S×S) for a batch of images (N×S×S×3 uint8), S one that `supports` accepts.
 
-    def _run(self, tensor: np.ndarray) -> np.ndarray:
-        with self._lock:  # an InferenceSession is thread-safe, but one at a time keeps threads bounded
-            out = self._session.run(None, {self._input: tensor})[0][0, 0]  # type: ignore[attr-defined]
-        out = out.astype(np.float32, copy=False)
-        if self.spec.sigmoid:
-            return 1.0 / (1.0 + np.exp(-out))
-        lo, hi = float(out.min()), float(out.max())
-        return (out - lo) / max(hi - lo, 1e-6)
+        The batch goes to the backend in one call where it can take one (OpenVINO), else image by image.
+        """
+        if images.ndim != 4 or images.shape[1] != images.shape[2] or images.shape[3] != 3:
+            raise UnsupportedInput(f"{self.name} takes N×S×S×3 images (got {'×'.join(map(str, images.shape))})")
+        size = images.shape[1]
+        if not self.supports(size):
+            allowed = f"multiples of {self.spec.stride}" if self.spec.stride else f"{self.size} only"
+            raise UnsupportedInput(
+                f"{self.name} on {self.runner.backend} takes {self.size}×{self.size} images only (got {size}×{size})"
+                if not self.runner.resizable
+                else f"{self.name} takes sides of {allowed} (got {size}×{size})"
+            )
+        with self._lock:  # one batch at a time keeps the model's threads bounded
+            out = self.runner.run(self._tensor(images))
+        return np.stack([to_mask(mask, self.spec) for mask in out])
+
+    def warm(self, size: int | None = None, batch: int = 1) -> None:
+        """Run a grey batch once: the first run at a shape allocates and plans (and compiles, on OpenVINO)."""
+        side = size or self.size
+        self.predict(np.full((batch, side, side, 3), 128, np.uint8))
+
+
+def to_mask(out: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """The model's raw output as a float32 mask in [0, 1]: a sigmoid if the spec says so, then min-max, as rembg."""
+    out = out.astype(np.float32, copy=False)
+    if spec.sigmoid:
+        out = 1.0 / (1.0 + np.exp(-out))
+    lo, hi = float(out.min()), float(out.max())
+    return (out - lo) / max(hi - lo, 1e-6)
 
 
 class ModelRegistry:
     """The models this process serves, loaded by `load()` (after any fork) and warmed before use."""
 
-    def __init__(self, home: Path, threads: int = 1) -> None:
+    def __init__(self, home: Path, threads: int = 1, backend: str = "auto", precision: str = "auto") -> None:
         self.home = home.expanduser()
         self.threads = threads
+        self._settings = (backend, precision)  # INFERENCE_BACKEND, INFERENCE_PRECISION
+        self._inference: Inference | None = None
         self._models: dict[str, Segmenter] = {}
         self.load_seconds: dict[str, float] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelRegistry:
+        """An empty registry for U2NET_HOME, ORT_THREADS, INFERENCE_BACKEND and INFERENCE_PRECISION."""
+        return cls(settings.u2net_home, settings.ort_threads, settings.inference_backend, settings.inference_precision)
+
+    @property
+    def inference(self) -> Inference:
+        """The backend and precision the models run with here (resolved on first use: BackendUnavailable)."""
+        if self._inference is None:
+            self._inference = resolve(*self._settings)
+        return self._inference
 
     @property
     def names(self) -> list[str]:
@@ -115,9 +165,9 @@ class ModelRegistry:
         return path
 
     def load(self, name: str) -> Segmenter:
-        """Create the model's onnxruntime session from its checked file, with explicit threads, and warm it.
+        """Load the model's checked file on this process's backend, with explicit threads, warm it and log it.
 
-        The session is built directly (as rembg's sessions do internally) rather than through
+        The file is loaded directly (as rembg's sessions do internally) rather than through
         `rembg.new_session`: importing rembg pulls in numba, scikit-image and pymatting, which would cost
         every worker ~170 MB and a second of start-up for code the server never runs.
         """
@@ -125,28 +175,18 @@ class ModelRegistry:
             return self._models[name]
         path = self.check(name)
         started = time.perf_counter()
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        # Idle model threads sleep instead of spinning, and work is handed out in small dynamic blocks: with
-        # workers × threads above the cores, a thread that lost its core then holds up less (2 workers ×
-        # 2 threads at c=4, 1024 px: 2.5 images/s spinning, 2.8 sleeping, 3.0 with blocks; BENCHMARKS.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.dynamic_block_base", "8")
-        options.enable_mem_pattern = False  # u2netp: peak RSS 540 → 350 MB and no slower (BENCHMARKS.md)
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-        segmenter = Segmenter(name, session, SPECS[name])
-        segmenter.predict(
-            np.full((1, segmenter.size, segmenter.size, 3), 128, np.uint8)
-        )  # warm: the first run allocates and plans
+        segmenter = Segmenter(name, create_runner(path, self.inference, self.threads), SPECS[name])
+        segmenter.warm()
         self._models[name] = segmenter
         self.load_seconds[name] = time.perf_counter() - started
+        log.info(
+            "model ready", extra={"model": name, **segmenter.describe(), "load_s": round(self.load_seconds[name], 2)}
+        )
         return segmenter
+
+    def describe(self) -> dict[str, dict[str, object]]:
+        """Backend, precision and threads of each loaded model."""
+        return {name: model.describe() for name, model in self._models.items()}
 
     def get(self, name: str) -> Segmenter:
         """A loaded model; UnknownModel for a name no registry knows, ModelNotReady for one not loaded here."""

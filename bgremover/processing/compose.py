@@ -71,7 +71,7 @@ class EdgeColors:
             if count + n > BAND_POINTS and row > top:
                 ranges.append((top, row))
                 top, count = row, 0
-            count += n
+            count += int(n)
         if count:
             ranges.append((top, len(per_row)))
         if len(ranges) > 1 and self._sums is None:  # each band samples every radius: filter once, keep
@@ -149,6 +149,20 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
         _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
         out[ys, xs] = edge[:, 0]
     return out if out.shape[2] == 3 else _clear_transparent(out)
+
+
+def compose_over(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """RGB uint8 pixels: the subject (with its own colours at the soft edges) over an RGB background image."""
+    a8 = to_uint8(alpha)
+    ys, xs, colors = edge_colors(rgb, a8)
+    fg = rgb.copy()
+    fg[ys, xs] = colors
+    out = np.empty(rgb.shape, np.uint8)
+    for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
+        rows = slice(top, top + BAND_ROWS)
+        a = alpha[rows][:, :, None]
+        out[rows] = fg[rows] * a + background[rows] * (1.0 - a) + 0.5
+    return out
 
 
 def _blend(fg: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int], out: np.ndarray) -> None:

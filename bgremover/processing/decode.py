@@ -9,14 +9,17 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from bgremover.errors import ImageTooLarge, ImageTooSmall, UndecodableImage, UnsupportedFormat
+from bgremover.processing import structure
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # Image.open reads only the header; our own limits are checked on it before any pixel is decoded,
 # so Pillow's own bomb guard (which would hide the declared size) is left to that check.
 Image.MAX_IMAGE_PIXELS = None
+# Decompressed PNG text (zTXt/iTXt) we never use: Pillow's default lets a 94 KB file hold 64 MiB of it.
+PngImagePlugin.MAX_TEXT_MEMORY = 16 * 1024 * 1024
 
 STRIP_ROWS = 256  # decoded pixels are copied out of Pillow in bands of this many rows
 
@@ -28,6 +31,9 @@ MIMETYPES = {
     "TIFF": "image/tiff",
     "GIF": "image/gif",
 }
+
+# What Pillow raises on malformed data; anything else is a bug of ours and stays a 500.
+PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,6 @@ class Decoded:
     rgb: np.ndarray
     alpha: np.ndarray | None
     format: str
-    original_size: tuple[int, int]
 
 
 def sniff(data: bytes) -> str:
@@ -85,11 +90,13 @@ def check_dimensions(width: int, height: int, limits: Limits) -> None:
 def open_checked(data: bytes, limits: Limits) -> Image.Image:
     """Open with only the sniffed format's decoder and check the header's size; pixels not yet read."""
     fmt = sniff(data)
+    structure.check_container(fmt, data)
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt])
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (UnidentifiedImageError, *PILLOW_ERRORS) as exc:
         raise UndecodableImage(details=f"Invalid {fmt} header") from exc
     check_dimensions(*image.size, limits)
+    structure.check_opened(image, data)
     return image
 
 
@@ -150,13 +157,12 @@ def decode(data: bytes, limits: Limits, *, fit: tuple[int, int] | None = None) -
     """Bytes to pixels with EXIF orientation applied; with `fit`, JPEG may decode at a reduced scale."""
     image = open_checked(data, limits)
     fmt = image.format or sniff(data)
-    original = image.size
     try:
         if fit and fmt == "JPEG" and image.mode in ("RGB", "L"):
             image.draft(image.mode, draft_size(image.size, fit))
         image.load()
         image = ImageOps.exif_transpose(image)
         rgb, alpha = normalise(image)
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except PILLOW_ERRORS as exc:
         raise UndecodableImage(details=f"The {fmt} data is corrupt or truncated") from exc
-    return Decoded(rgb=rgb, alpha=alpha, format=fmt, original_size=original)
+    return Decoded(rgb=rgb, alpha=alpha, format=fmt)

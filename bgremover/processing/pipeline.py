@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from bgremover.errors import ProcessingTimeout
 from bgremover.processing import compose, decode, encode, geometry, refine, segment
 from bgremover.processing.options import Options, unknown_model
 
@@ -36,7 +37,6 @@ class Result:
     width: int
     height: int
     input_size: int
-    input_format: str
     options: Options
     model_passes: int = 1
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -67,6 +67,28 @@ class Result:
         return sum(self.timings_ms.values())
 
 
+@dataclass
+class Cutout:
+    """The subject before composition: full-size colours, alpha in [0, 1], and the stage timings so far."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray
+    input_size: int
+    model_passes: int = 1
+    deadline: float | None = None  # a time.monotonic() instant after which no stage starts
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage (added to any earlier time of the same name); ProcessingTimeout if the deadline passed."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise ProcessingTimeout(details=f"Stopped before the {name} stage")
+        started = time.perf_counter()
+        yield
+        spent = (time.perf_counter() - started) * 1000
+        self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + spent, 2)
+
+
 class Engine:
     """Removes backgrounds; knows nothing of HTTP, so the API, the CLI and the benchmarks share it."""
 
@@ -75,16 +97,22 @@ class Engine:
         self.default_model = default_model
         self.limits = limits or decode.Limits()
 
-    def process(self, data: bytes, options: Options) -> Result:
-        """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input."""
-        timings: dict[str, float] = {}
+    def warm(self) -> None:
+        """Run each loaded model once at every view shape segmentation uses (before serving traffic)."""
+        for name in self.models.names:
+            segment.warm(self.models.get(name))
 
-        @contextmanager
-        def stage(name: str) -> Iterator[None]:
-            started = time.perf_counter()
-            yield
-            timings[name] = round((time.perf_counter() - started) * 1000, 2)
+    def process(self, data: bytes, options: Options, *, deadline: float | None = None) -> Result:
+        """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input.
 
+        `deadline` is a time.monotonic() instant: no stage starts after it (ProcessingTimeout instead).
+        """
+        return self.finish(self.cut(data, options, deadline=deadline), options)
+
+    def cut(self, data: bytes, options: Options, *, deadline: float | None = None) -> Cutout:
+        """Decode, segment, refine, trim and fit: the subject before composition (`deadline` as for process)."""
+        empty_rgb, empty_alpha = np.empty((0, 0, 3), np.uint8), np.empty((0, 0), np.float32)
+        cutout = Cutout(rgb=empty_rgb, alpha=empty_alpha, input_size=len(data), deadline=deadline)
         name = options.model or self.default_model
         try:
             model = self.models.get(name)
@@ -93,23 +121,33 @@ class Engine:
         fit = None
         if not options.trim and (options.max_width or options.max_height):
             fit = (options.max_width or UNBOUNDED, options.max_height or UNBOUNDED)
-        with stage("decode"):
+        with cutout.stage("decode"):
             image = decode.decode(data, self.limits, fit=fit)
-            input_format = image.format
-            seen = _flatten_for_model(image.rgb, image.alpha)
-        with stage("segment"):
+            seen = flatten_on_white(image.rgb, image.alpha)
+        with cutout.stage("segment"):
             segmented = segment.segment(seen, model, refine=options.refine)
-        with stage("refine"):
+        cutout.model_passes = segmented.passes
+        with cutout.stage("refine"):
             alpha = refine.refine(seen, segmented.mask, options.refine)
             del seen  # each full-size array is dropped as soon as no later stage needs it
             if image.alpha is not None:
                 _apply_input_alpha(alpha, image.alpha)
-        with stage("resize"):
-            rgb, alpha = _trim_and_fit(image.rgb, alpha, options)
-            del image
-        with stage("compose"):
-            if options.mask_only:
+        with cutout.stage("resize"):
+            cutout.rgb, cutout.alpha = _trim_and_fit(image.rgb, alpha, options)
+            del image, alpha
+        return cutout
+
+    def finish(self, cutout: Cutout, options: Options, *, background: np.ndarray | None = None) -> Result:
+        """Compose (over `background`, an RGB image of the cut-out's size, if given) and encode; spends the cut-out."""
+        rgb, alpha = cutout.rgb, cutout.alpha
+        cutout.rgb = cutout.alpha = np.empty((0, 0), np.uint8)  # the cut-out is spent: its arrays go with compose
+        with cutout.stage("compose"):
+            if options.format == "ZIP":  # colours and matte apart: no background, whatever was asked
+                pixels = compose.compose(rgb, alpha, None)
+            elif options.mask_only:
                 pixels = (alpha * 255.0 + 0.5).astype(np.uint8)
+            elif background is not None:
+                pixels = compose.compose_over(rgb, alpha, background)
             else:
                 bg = options.bg_color
                 if options.format == "JPEG":  # no alpha channel: a translucent colour is seen over white
@@ -118,18 +156,17 @@ class Engine:
                     alpha = compose.to_uint8(alpha)
                 pixels = compose.compose(rgb, alpha, bg)
             del rgb, alpha
-        with stage("encode"):
+        with cutout.stage("encode"):
             out = encode.encode(pixels, options.format, options.effective_quality)
         return Result(
             data=out,
             format=options.format,
             width=pixels.shape[1],
             height=pixels.shape[0],
-            input_size=len(data),
-            input_format=input_format,
+            input_size=cutout.input_size,
             options=options,
-            model_passes=segmented.passes,
-            timings_ms=timings,
+            model_passes=cutout.model_passes,
+            timings_ms=cutout.timings_ms,
         )
 
 
@@ -144,7 +181,7 @@ def _bands(height: int) -> Iterator[slice]:
         yield slice(top, top + BAND_ROWS)
 
 
-def _flatten_for_model(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+def flatten_on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """What the model sees: transparent input pixels shown as white, whatever colour they hold."""
     if alpha is None:
         return rgb

@@ -1,4 +1,4 @@
-"""The output presets of the spec (§3.4): format, quality and bounding box."""
+"""The output presets (README, "Use it"): format, quality and bounding box."""
 
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import PurePath
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
@@ -11,18 +13,24 @@ from bgremover.errors import InvalidOption
 from bgremover.processing import Options, Result, parse_options
 from bgremover.processing.presets import PRESETS
 from bgremover.web import auth, batch, inputs, observability, readfile, responses, urlfetch
+from bgremover.web.deadline import deadline
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
 
 bp = Blueprint("api", __name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _limit(setting: str, **kwargs: object):
-    """Authenticate (when keys are on), then apply the hourly limit named by `setting` (or the key's own)."""
+def _limit(setting: str, **kwargs: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Authenticate (when keys are on), then apply the hourly limit named by `setting` (or the key's own).
+
+    `kwargs` go to Flask-Limiter's `limit` as they are (`cost`, `deduct_when`).
+    """
     limit = limiter.limit(lambda: auth.hourly_limit(getattr(services().settings, setting)), **kwargs)
 
-    def decorate(view):
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         return auth.key_required(limit(view))
 
     return decorate
@@ -33,7 +41,8 @@ def _options(raw: dict[str, object]) -> Options:
 
 
 def _run(data: bytes, options: Options) -> Result:
-    result = services().engine.process(data, options)
+    with deadline(services().settings.processing_timeout_s) as expires:
+        result = services().engine.process(data, options, deadline=expires)
     observability.record_result(result)
     return result
 

@@ -6,24 +6,17 @@ import functools
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, Request, current_app, g, request
+from flask import Request, g, request
 from flask_limiter.util import get_remote_address
 
-from bgremover.apikeys import ApiKey, KeyStore
+from bgremover.apikeys import ApiKey
 from bgremover.errors import ApiKeyInvalid, ApiKeyMissing, ApiKeyRevoked
 from bgremover.web.services import services
 
 API_KEY_HEADER = "X-Api-Key"  # remove.bg's header; `Authorization: Bearer <key>` works too
 MAX_KEY_LENGTH = 256
-EXTENSION = "bgremover.apikeys"
 KEY_ATTR = "api_key"  # g.api_key: the authenticated ApiKey, set by authenticate()
 View = TypeVar("View", bound=Callable[..., object])
-
-
-def init_app(app: Flask) -> None:
-    """Load the key store when API_KEYS_FILE or API_KEYS is set (keys off otherwise)."""
-    settings = app.extensions["bgremover"].settings
-    app.extensions[EXTENSION] = KeyStore.from_settings(settings) if settings.api_keys_enabled else None
 
 
 def presented_key(req: Request) -> str | None:
@@ -44,7 +37,7 @@ def authenticate(req: Request) -> str | None:
     if "api_key_checked" in g:
         entry = g.get(KEY_ATTR)
         return entry.name if entry else None
-    store: KeyStore | None = current_app.extensions.get(EXTENSION)
+    store = services().keys
     entry = None
     if store is not None:
         key = presented_key(req)

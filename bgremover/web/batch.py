@@ -9,12 +9,16 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from bgremover.errors import BatchDeadlineExceeded, BgRemoverError, InvalidOption
 from bgremover.processing import Result
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger("bgremover.batch")
 MANIFEST = "manifest.json"
@@ -30,9 +34,10 @@ class _Pipe(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
-        self._chunks.append(bytes(data))
-        return len(data)
+    def write(self, data: ReadableBuffer) -> int:
+        chunk = bytes(data)
+        self._chunks.append(chunk)
+        return len(chunk)
 
     def take(self) -> bytes:
         """Everything written since the last take."""

@@ -20,6 +20,14 @@ class Header(StrEnum):
     RATE_RESET = "X-RateLimit-Reset"
     RETRY_AFTER = "Retry-After"
     CONTENT_DISPOSITION = "Content-Disposition"
+    WIDTH = "X-Width"
+    HEIGHT = "X-Height"
+    TYPE = "X-Type"
+    CREDITS_CHARGED = "X-Credits-Charged"
+    FOREGROUND_TOP = "X-Foreground-Top"
+    FOREGROUND_LEFT = "X-Foreground-Left"
+    FOREGROUND_WIDTH = "X-Foreground-Width"
+    FOREGROUND_HEIGHT = "X-Foreground-Height"
 
     @property
     def doc(self) -> str:
@@ -40,6 +48,14 @@ DOCS: dict[Header, str] = {
     Header.RATE_RESET: "when the window resets (epoch seconds)",
     Header.RETRY_AFTER: "seconds to wait before retrying",
     Header.CONTENT_DISPOSITION: "the download's file name",
+    Header.WIDTH: "remove.bg API: output width in pixels",
+    Header.HEIGHT: "remove.bg API: output height in pixels",
+    Header.TYPE: "remove.bg API: the foreground type as requested (the model does not classify)",
+    Header.CREDITS_CHARGED: "remove.bg API: requests of the hourly limit this one used (always 1)",
+    Header.FOREGROUND_TOP: "remove.bg API: top of the subject's box in the output",
+    Header.FOREGROUND_LEFT: "remove.bg API: left of the subject's box in the output",
+    Header.FOREGROUND_WIDTH: "remove.bg API: width of the subject's box",
+    Header.FOREGROUND_HEIGHT: "remove.bg API: height of the subject's box",
 }
 RESULT_HEADERS = (
     Header.OPTIMIZATION_USED,
@@ -50,3 +66,13 @@ RESULT_HEADERS = (
     Header.IMAGE_HEIGHT,
 )
 RATE_LIMIT_HEADERS = (Header.RATE_LIMIT, Header.RATE_REMAINING, Header.RATE_RESET)
+REMOVEBG_HEADERS = (
+    Header.WIDTH,
+    Header.HEIGHT,
+    Header.TYPE,
+    Header.CREDITS_CHARGED,
+    Header.FOREGROUND_TOP,
+    Header.FOREGROUND_LEFT,
+    Header.FOREGROUND_WIDTH,
+    Header.FOREGROUND_HEIGHT,
+)

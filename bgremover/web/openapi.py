@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bgremover import __version__
 from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
 from bgremover.settings import Settings
+from bgremover.web import openapi_compat
 from bgremover.web.auth import API_KEY_HEADER
+from bgremover.web.errors import STATUS_TEXT
 from bgremover.web.headers import RATE_LIMIT_HEADERS, RESULT_HEADERS
+
+Schema = dict[str, Any]  # a JSON object of the document
 
 
 def _any_case(word: str) -> str:
@@ -14,10 +20,10 @@ def _any_case(word: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
-def option_schema(spec: OptionSpec) -> dict:
+def option_schema(spec: OptionSpec) -> Schema:
     """The JSON schema of one option, from its declaration."""
     if spec.kind == "int":
-        schema: dict = {
+        schema: Schema = {
             "oneOf": [
                 {"type": "integer", "minimum": spec.low, "maximum": spec.high},
                 {"type": "string", "pattern": f"^{INTEGER.pattern}$"},
@@ -76,44 +82,41 @@ HEADERS = {
 }
 
 
-def _errors(*statuses: int) -> dict:
-    text = {
-        400: "Bad or missing parameter",
-        401: "API key missing (when API keys are on)",
-        403: "API key invalid or revoked",
-        404: "Not found",
-        405: "Method not allowed",
-        413: "Body too large",
-        415: "Not an allowed image format",
-        422: "Undecodable image or dimensions out of limits",
-        429: "Rate limited (see Retry-After)",
-        503: "Model not ready",
-    }
+def _errors(*statuses: int) -> Schema:
+    text = STATUS_TEXT
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {str(s): {"description": text[s], "content": error} for s in statuses}
 
 
-def _processing(summary: str, body: dict, ok: dict, limit: int) -> dict:
+def _processing(summary: str, body: Schema, ok: Schema, limit: int) -> Schema:
     return {
         "post": {
             "summary": f"{summary} (limit {limit}/hour per IP)",
             "requestBody": {"required": True, "content": body},
-            "responses": {"200": ok, **_errors(400, 405, 413, 415, 422, 429, 503)},
+            "responses": {"200": ok, **_errors(400, 405, 413, 415, 422, 429, 503, 504)},
         }
     }
 
 
-def _keyed(path_item: dict, settings: Settings) -> dict:
-    """With API keys on, the operation requires one (or accepts none, under PAGE_PUBLIC) and may answer 401/403."""
+def security(settings: Settings) -> list[Schema] | None:
+    """What a key-protected operation requires: a key (or none, under PAGE_PUBLIC); None when API keys are off."""
     if not settings.api_keys_enabled:
+        return None
+    return [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+
+
+def _keyed(path_item: Schema, settings: Settings) -> Schema:
+    """With API keys on, the operation requires one (or accepts none, under PAGE_PUBLIC) and may answer 401/403."""
+    required = security(settings)
+    if required is None:
         return path_item
     operation = path_item["post"]
-    operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}] + ([{}] if settings.page_public else [])
+    operation["security"] = required
     operation["responses"].update(_errors(401, 403))
     return path_item
 
 
-def document(settings: Settings) -> dict:
+def document(settings: Settings) -> Schema:
     """The document for a server with these settings."""
     multipart = {
         "multipart/form-data": {
@@ -321,6 +324,10 @@ def document(settings: Settings) -> dict:
                     "responses": {"200": {"description": "OpenAPI 3", "content": simple}},
                 }
             },
+            **openapi_compat.paths(settings, security(settings)),
         },
-        "components": {"schemas": {"Error": ERROR, "Result": RESULT}, "securitySchemes": SECURITY_SCHEMES},
+        "components": {
+            "schemas": {"Error": ERROR, "Result": RESULT, **openapi_compat.SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }

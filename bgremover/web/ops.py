@@ -57,7 +57,11 @@ def _run_checks() -> tuple[str, dict[str, dict[str, object]]]:
     models = found.registry.names
     free_mb = shutil.disk_usage(found.settings.u2net_home).free // 2**20
     checks: dict[str, dict[str, object]] = {
-        "model": {"status": "ok" if found.settings.model_name in models else "down", "loaded": models},
+        "model": {
+            "status": "ok" if found.settings.model_name in models else "down",
+            "loaded": models,
+            "inference": found.registry.describe(),  # backend, precision, threads of each model in this worker
+        },
         "disk": {"status": "ok" if free_mb * 2**20 >= MIN_FREE_DISK else "low", "free_mb": free_mb},
         "memory": {"status": "ok", "worker_peak_rss_mb": peak_rss_bytes() // 2**20},
         "rate_limits": _rate_limit_check(found.settings),
@@ -85,7 +89,7 @@ def _checks() -> tuple[str, dict[str, dict[str, object]]]:
 
 
 @bp.get("/health")
-def health() -> Response:
+def health() -> tuple[Response, int]:
     """Model, rate limits, Redis (when configured), disk and memory; 503 only when the service cannot work.
 
     Everyone gets the status; the checks' detail (models, memory, Redis state) only METRICS_ALLOWED_IPS.
@@ -102,7 +106,7 @@ def live() -> Response:
 
 
 @bp.get("/health/ready")
-def ready() -> Response:
+def ready() -> tuple[Response, int]:
     """Ready when the default model is loaded and warmed."""
     found = services()
     ok = found.settings.model_name in found.registry.names

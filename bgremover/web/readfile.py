@@ -24,6 +24,11 @@ class FileNotServed(NotFound):
 def _components(path: object) -> list[str]:
     if not isinstance(path, str) or not path or len(path) > 1024 or "\0" in path or "\\" in path:
         raise FileNotServed()
+    if not path.isascii():
+        try:
+            path.encode("utf-8")  # a lone surrogate ("\ud800" in JSON) names no file
+        except UnicodeEncodeError:
+            raise FileNotServed() from None
     parts = path.split("/")
     if path.startswith("/") or any(part in ("", ".", "..") for part in parts):
         raise FileNotServed()
@@ -52,7 +57,7 @@ def read_image(base: Path, path: object, cap: int) -> tuple[bytes, str]:
         if total > cap:
             raise FileNotServed()
         return data, MIMETYPES[sniff(data)]
-    except (OSError, BgRemoverError):
+    except (OSError, ValueError, BgRemoverError):  # ValueError: what os.open refuses to encode
         raise FileNotServed() from None
     finally:
         for fd in fds:

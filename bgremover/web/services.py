@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from bgremover.apikeys import KeyStore
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine
 from bgremover.settings import Settings
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     registry: ModelRegistry
     engine: Engine
+    keys: KeyStore | None = None  # the API keys, when API_KEYS_FILE or API_KEYS turns them on
 
 
 def init_app(app: Flask, services: Services) -> None:

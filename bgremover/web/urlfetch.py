@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError, SSLError
+from urllib3.response import HTTPResponse
 from urllib3.util.ssl_match_hostname import CertificateError
 
 from bgremover import __version__
@@ -165,7 +166,7 @@ def _connection(target: Target, address: IPAddress, settings: Settings, timeout:
     )
 
 
-def _read_body(response, cap: int, watchdog: Watchdog) -> bytes:
+def _read_body(response: HTTPResponse, cap: int, watchdog: Watchdog) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > cap:
         raise PayloadTooLarge(details=f"The image at the URL is larger than {cap} bytes")
@@ -243,7 +244,7 @@ def _get(target: Target, addresses: list[IPAddress], settings: Settings, deadlin
     raise failure
 
 
-def fetch_image(url: str, settings: Settings) -> bytes:
+def fetch_image(url: object, settings: Settings) -> bytes:
     """The bytes of an image URL, fetched under SSRF defences; typed 4xx errors for every refusal."""
     if not settings.image_url_enabled:
         raise ImageUrlDisabled()

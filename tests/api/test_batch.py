@@ -29,9 +29,9 @@ def spy(app) -> list[int]:
     engine = app.extensions["bgremover"].engine
     real, calls = engine.process, []
 
-    def counted(data, options):
+    def counted(data, options, **kwargs):
         calls.append(len(data))
-        return real(data, options)
+        return real(data, options, **kwargs)
 
     engine.process = counted
     return calls

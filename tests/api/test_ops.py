@@ -12,11 +12,21 @@ from openapi_spec_validator import validate
 from tests.services import RedisServer
 
 
-def test_health_when_all_is_well(make_app):
+def test_health_when_all_is_well(make_app, settings):
+    from bgremover.models.backends import resolve
+
     r = make_app(web_concurrency=1).test_client().get("/health")
     body = r.get_json()
     assert r.status_code == 200 and body["status"] == "healthy"
-    assert body["checks"]["model"] == {"status": "ok", "loaded": ["u2netp"]}
+    # the worker reports what runs its model: INFERENCE_BACKEND/INFERENCE_PRECISION as this machine resolves them
+    runs = resolve(settings.inference_backend, settings.inference_precision)
+    assert body["checks"]["model"] == {
+        "status": "ok",
+        "loaded": ["u2netp"],
+        "inference": {
+            "u2netp": {"backend": runs.backend, "precision": runs.precision, "threads": settings.ort_threads}
+        },
+    }
     assert {"disk", "memory", "model", "rate_limits"} <= set(body["checks"]) and "redis" not in body["checks"]
     assert body["checks"]["rate_limits"] == {"status": "ok", "storage": "memory", "scope": "per-worker", "workers": 1}
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import alpha_of, decode_output, encode_image
+from tests.conftest import DATA, alpha_of, decode_output, encode_image
 
 
 def upload(data: bytes, name: str = "photo.jpg", **fields):
@@ -74,26 +75,63 @@ def test_options_reach_the_output_through_multipart(client, photo_bytes):
     assert tuple(rgb[1, 1]) == (0, 255, 0)
 
 
+def preview_rgba(client, data: bytes, name: str) -> np.ndarray:
+    r = client.post("/remove-background-preview", data=upload(data, name))
+    assert r.status_code == 200, r.get_json()
+    return np.asarray(decode_output(base64.b64decode(r.get_json()["image"])).convert("RGBA"))
+
+
 def test_every_input_format(client, photo_bytes):
+    """The same photo in each format: the same cut-out, and opaque pixels exactly as that file decodes."""
+    reference = preview_rgba(client, photo_bytes, "x.jpg")
     img = Image.open(io.BytesIO(photo_bytes))
     for fmt in ("PNG", "WEBP", "BMP", "TIFF", "GIF"):
         buf = io.BytesIO()
         img.save(buf, fmt)
-        r = client.post("/remove-background-preview", data=upload(buf.getvalue(), f"x.{fmt.lower()}"))
-        assert r.status_code == 200, (fmt, r.get_json())
+        out = preview_rgba(client, buf.getvalue(), f"x.{fmt.lower()}")
+        if fmt in ("PNG", "BMP", "TIFF"):  # lossless copies of the JPEG's pixels: the very same result
+            assert np.array_equal(out, reference), fmt
+        subject, expected = out[:, :, 3] >= 128, reference[:, :, 3] >= 128
+        assert (subject & expected).sum() / (subject | expected).sum() > 0.98, fmt  # measured >= 0.997
+        opaque = out[:, :, 3] == 255
+        source = np.asarray(Image.open(buf).convert("RGB"))
+        assert opaque.mean() > 0.1 and np.array_equal(out[opaque][:, :3], source[opaque]), fmt
 
 
-def test_presets_endpoint(client):
+def test_name_and_declared_type_do_not_matter_only_content(client, photo_bytes):
+    named_right = client.post("/remove-background", data=upload(photo_bytes, "car.jpg"))
+    disguised = client.post("/remove-background", data={"file": (io.BytesIO(photo_bytes), "car.gif", "image/gif")})
+    assert disguised.status_code == 200 and disguised.data == named_right.data
+    text = client.post("/remove-background", data={"file": (io.BytesIO(b"hello " * 100), "x.png", "image/png")})
+    assert text.status_code == 415 and text.get_json()["code"] == "unsupported_format"
+
+
+def spec_presets() -> dict[str, dict[str, object]]:
+    """The preset table of SPEC.md §3.4: name, format, quality, max size ("original": none)."""
+    text = (DATA.parent / "SPEC.md").read_text()
+    section = text[text.index("### 3.4 Presets") : text.index("### 3.5")]
+    rows = re.findall(
+        r"^\| `(\w+)` \| (\w+) \| (\d+) \| (\d+)×(\d+)|^\| `(\w+)` \| (\w+) \| (\d+) \| original", section, re.M
+    )
+    table = {}
+    for name, fmt, quality, width, height, name2, fmt2, quality2 in rows:
+        table[name or name2] = {
+            "format": fmt or fmt2,
+            "quality": int(quality or quality2),
+            "max_width": int(width) if width else None,
+            "max_height": int(height) if height else None,
+        }
+    return table
+
+
+def test_presets_endpoint_serves_the_spec_table(client):
     presets = client.get("/api/presets").get_json()
-    assert set(presets) == {"web", "social", "email", "thumbnail", "mobile", "desktop", "max_compression", "print"}
-    assert presets["thumbnail"] == {
-        "format": "WEBP",
-        "quality": 60,
-        "max_width": 300,
-        "max_height": 300,
-        "description": presets["thumbnail"]["description"],
-    }
-    assert presets["print"]["max_width"] is None
+    spec = spec_presets()
+    assert len(spec) == 8
+    assert {name: {k: v for k, v in p.items() if k != "description"} for name, p in presets.items()} == spec
+    # the spec gives no descriptions: each preset has its own, non-empty one
+    descriptions = [p["description"] for p in presets.values()]
+    assert all(isinstance(d, str) and d.strip() for d in descriptions) and len(set(descriptions)) == len(spec)
 
 
 def test_index_page(client):

@@ -30,6 +30,13 @@ def test_invalid_setting_stops_the_start(tmp_path):
     assert "Invalid setting ORT_THREADS" in done.stderr
 
 
+def test_bf16_on_onnxruntime_stops_the_start():
+    done = start_gunicorn({"INFERENCE_BACKEND": "onnxruntime", "INFERENCE_PRECISION": "bf16"})
+    assert done.returncode != 0
+    assert "INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND=openvino" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_missing_model_stops_the_start_with_the_fix(tmp_path):
     done = start_gunicorn({"U2NET_HOME": str(tmp_path)})
     assert done.returncode != 0

@@ -92,3 +92,28 @@ def test_bad_values_are_400s_naming_the_option(raw):
 def test_json_numbers_are_accepted():
     options = parse_options({"quality": 70, "max_width": 400.0, "trim_padding": 0})
     assert (options.quality, options.max_width, options.trim_padding) == (70, 400, 0)
+
+
+def test_json_booleans_and_zero_one_integers():
+    options = parse_options({"trim": True, "mask_only": 1})
+    assert options.trim is True and options.mask_only is True
+    assert parse_options({"trim": 0}).trim is False
+    with pytest.raises(InvalidOption):
+        parse_options({"trim": 2})
+
+
+def test_a_preset_with_another_format_keeps_its_box_but_not_its_quality():
+    options = parse_options({"preset": "web", "format": "png"})  # web is JPEG 80, 1200×800
+    assert (options.format, options.quality, options.effective_quality) == ("PNG", None, 100)
+    assert (options.max_width, options.max_height) == (1200, 800)
+    assert parse_options({"preset": "web", "format": "jpeg"}).quality == 80  # its own format: quality kept
+
+
+def test_presets_as_json():
+    assert PRESETS["web"].to_dict() == {
+        "format": "JPEG",
+        "quality": 80,
+        "max_width": 1200,
+        "max_height": 800,
+        "description": PRESETS["web"].description,
+    }

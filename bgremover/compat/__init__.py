@@ -1,0 +1,1 @@
+"""Other services' request parameters translated to our engine's Options and layout (Flask-free)."""
