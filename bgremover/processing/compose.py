@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 
 FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far from the subject's core
 CORE_DEPTH = 3  # pixels inside the opaque edge where colours are taken as the subject's own
 COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampled at full size
-BAND_ROWS = 256  # a background colour is blended in bands of this many rows
+BAND_ROWS = 256  # a background colour is blended in bands of at most this many rows …
+BAND_PIXELS = 1 << 18  # … and of at most this many pixels
+BAND_POINTS = 1 << 16  # soft pixels are coloured at most this many at a time (~200 bytes each meanwhile)
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
@@ -18,39 +22,88 @@ def to_uint8(alpha: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(alpha, alpha=255.0)
 
 
-def edge_colors(rgb: np.ndarray, a8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, cols, RGB) for partly transparent pixels: the nearby subject's colour, not the background's.
+class EdgeColors:
+    """The nearby subject's colour for partly transparent pixels, not the background's, a band of rows at a time.
 
     The colour source is the subject's core (opaque, CORE_DEPTH px inside the edge), averaged over a
     small then a large window, so a matte that overshoots onto a dark background leaves no dark fringe.
-    Sums are taken at most at COLOR_SIDE pixels and sampled bilinearly at the soft pixels.
+    Sums are taken at most at COLOR_SIDE pixels and sampled bilinearly at the soft pixels; `band` finds
+    and colours the soft pixels of some rows (`bands` says which), so a matte that is soft almost
+    everywhere (refine=none on a big photo) needs per-point arrays for BAND_POINTS points at a time.
+    `scratch`, if given, is a uint8 buffer of at least rgb's size whose contents may be overwritten
+    (compose passes its output before filling it), so the masked colours need no array of their own.
     """
-    points = cv2.findNonZero(cv2.inRange(a8, 1, 253))
-    if points is None:
-        empty = np.empty(0, np.intp)
-        return empty, empty, np.empty((0, 3), np.uint8)
-    points = points.reshape(-1, 2)
-    xs, ys = points[:, 0], points[:, 1]
-    height, width = a8.shape
-    kernel = np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)
-    core = cv2.erode(cv2.inRange(a8, 250, 255), kernel)
-    scale = min(1.0, COLOR_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
-    weighted = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=core), size, interpolation=cv2.INTER_AREA)
-    weighted = weighted.astype(np.float32)
-    y = np.clip((ys + 0.5) * scale - 0.5, 0, size[1] - 1).astype(np.float32)
-    x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
-    colors = np.zeros((ys.size, 3), np.float32)
-    found = np.zeros(ys.size, bool)
-    for radius in FG_RADII:  # sums are sampled at the soft pixels only, then divided there
-        box = (2 * max(1, round(radius * scale)) + 1,) * 2
-        den = _bilinear(cv2.boxFilter(weight, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT), y, x)
-        num = _bilinear(cv2.boxFilter(weighted, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT), y, x)
-        use = (den > 1e-3) & ~found
-        colors[use] = num[use] / den[use][:, None]
-        found |= use
-    return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
+
+    def __init__(self, rgb: np.ndarray, a8: np.ndarray, scratch: np.ndarray | None = None) -> None:
+        self.a8 = a8
+        height, width = a8.shape
+        kernel = np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)
+        core = cv2.erode(cv2.inRange(a8, 250, 255), kernel)
+        self.scale = scale = min(1.0, COLOR_SIDE / max(height, width))
+        self.size = size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        masked = np.empty_like(rgb) if scratch is None else scratch.reshape(-1)[: rgb.size].reshape(rgb.shape)
+        masked.fill(0)
+        cv2.bitwise_and(rgb, rgb, dst=masked, mask=core)  # the core's colours; elsewhere left at 0
+        weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
+        weighted = cv2.resize(masked, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        del core, masked
+        self._maps: tuple[np.ndarray, np.ndarray] | None = (weight, weighted)
+        self._sums: list[tuple[np.ndarray, np.ndarray]] | None = None  # kept when the soft pixels need several bands
+
+    def _radius_sums(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(weight, colour) sums around each point, per radius, near colours first."""
+        if self._sums is not None:
+            yield from self._sums
+            return
+        weight, weighted = self._maps  # type: ignore[misc]
+        for radius in FG_RADII:
+            box = (2 * max(1, round(radius * self.scale)) + 1,) * 2
+            den = cv2.boxFilter(weight, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
+            num = cv2.boxFilter(weighted, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
+            yield den, num
+            del den, num  # one radius's sums at a time
+
+    def bands(self) -> list[tuple[int, int]]:
+        """Row ranges (top, bottom) holding at most BAND_POINTS soft pixels each (or a single row)."""
+        per_row = cv2.reduce(cv2.inRange(self.a8, 1, 253), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() // 255
+        ranges, top, count = [], 0, 0
+        for row, n in enumerate(per_row.tolist()):
+            if count + n > BAND_POINTS and row > top:
+                ranges.append((top, row))
+                top, count = row, 0
+            count += int(n)
+        if count:
+            ranges.append((top, len(per_row)))
+        if len(ranges) > 1 and self._sums is None:  # each band samples every radius: filter once, keep
+            self._sums = list(self._radius_sums())
+            self._maps = None
+        return ranges
+
+    def band(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols, RGB) of the soft pixels in rows top…bottom that have a subject colour nearby."""
+        points = cv2.findNonZero(cv2.inRange(self.a8[top:bottom], 1, 253))
+        if points is None:
+            empty = np.empty(0, np.intp)
+            return empty, empty, np.empty((0, 3), np.uint8)
+        points = points.reshape(-1, 2)
+        xs, ys = points[:, 0], points[:, 1] + top
+        scale, size = self.scale, self.size
+        y = np.clip((ys + 0.5) * scale - 0.5, 0, size[1] - 1).astype(np.float32)
+        x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
+        colors = np.zeros((ys.size, 3), np.float32)
+        found = np.zeros(ys.size, bool)
+        for den_sums, num_sums in self._radius_sums():  # sums are sampled at the soft pixels only, then divided there
+            den, num = _bilinear(den_sums, y, x), _bilinear(num_sums, y, x)
+            use = (den > 1e-3) & ~found
+            colors[use] = num[use] / den[use][:, None]
+            found |= use
+            del den_sums, num_sums
+        return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
+
+
+def edge_colors(rgb: np.ndarray, a8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, RGB) for all partly transparent pixels at once (see EdgeColors; compose takes them in bands)."""
+    return EdgeColors(rgb, a8).band(0, a8.shape[0])
 
 
 def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -67,21 +120,34 @@ def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int] | None) -> np.ndarray:
-    """RGBA (or RGB when the background is opaque) uint8 pixels ready to encode."""
-    a8 = to_uint8(alpha)
-    ys, xs, colors = edge_colors(rgb, a8)
+    """RGBA (or RGB when the background is opaque) uint8 pixels ready to encode.
+
+    `alpha` is float32 in [0, 1], or for a transparent background (None) also its uint8 form (to_uint8),
+    which is all that path needs: a caller may then drop the float matte first.
+    """
+    a8 = alpha if alpha.dtype == np.uint8 else to_uint8(alpha)
     if bg_color is None:
-        rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # OpenCV's SIMD copies: 5× faster than numpy's strided ones
+        rgba = np.empty((*a8.shape, 4), np.uint8)
+        edges = EdgeColors(rgb, a8, scratch=rgba)
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=rgba)  # OpenCV's SIMD copies: 5× faster than numpy's strided ones
         cv2.mixChannels([a8], [rgba], [0, 3])
-        rgba[ys, xs, :3] = colors
+        for top, bottom in edges.bands():
+            ys, xs, colors = edges.band(top, bottom)
+            rgba[ys, xs, :3] = colors
         return _clear_transparent(rgba)
+    if alpha.dtype == np.uint8:
+        raise ValueError("compose onto a background needs the float matte")
     out = np.empty((*a8.shape, 3 if bg_color[3] == 255 else 4), np.uint8)
-    for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands: bounded memory on big photos
-        rows = slice(top, top + BAND_ROWS)
+    edges = EdgeColors(rgb, a8, scratch=out)
+    step = max(1, min(BAND_ROWS, BAND_PIXELS // max(1, a8.shape[1])))
+    for top in range(0, a8.shape[0], step):  # float maths in bands: bounded memory on big photos
+        rows = slice(top, top + step)
         _blend(rgb[rows], alpha[rows], bg_color, out[rows])
-    edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)  # the soft pixels again, with the subject's colours
-    _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
-    out[ys, xs] = edge[:, 0]
+    for top, bottom in edges.bands():  # the soft pixels again, with the subject's colours
+        ys, xs, colors = edges.band(top, bottom)
+        edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)
+        _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
+        out[ys, xs] = edge[:, 0]
     return out if out.shape[2] == 3 else _clear_transparent(out)
 
 

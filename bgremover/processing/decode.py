@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
@@ -18,6 +20,8 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = None
 # Decompressed PNG text (zTXt/iTXt) we never use: Pillow's default lets a 94 KB file hold 64 MiB of it.
 PngImagePlugin.MAX_TEXT_MEMORY = 16 * 1024 * 1024
+
+STRIP_ROWS = 256  # decoded pixels are copied out of Pillow in bands of this many rows
 
 MIMETYPES = {
     "JPEG": "image/jpeg",
@@ -107,6 +111,21 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray((arr.astype(np.float32) * (255.0 / top)).round().astype(np.uint8), "L")
 
 
+def _strips(image: Image.Image) -> Iterator[tuple[slice, np.ndarray]]:
+    """The pixels a band of STRIP_ROWS rows at a time (np.asarray of a whole image holds two extra copies)."""
+    for top in range(0, image.height, STRIP_ROWS):
+        bottom = min(top + STRIP_ROWS, image.height)
+        yield slice(top, bottom), np.asarray(image.crop((0, top, image.width, bottom)))
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    """An RGB image's pixels copied into one numpy array, a strip at a time."""
+    out = np.empty((image.height, image.width, 3), np.uint8)
+    for rows, strip in _strips(image):
+        out[rows] = strip
+    return out
+
+
 def normalise(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Any Pillow mode to (RGB uint8, alpha uint8 or None); transparency in palettes becomes alpha."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
@@ -116,14 +135,14 @@ def normalise(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     elif (image.mode in ("L", "1") and "transparency" in image.info) or image.mode in ("LA", "La", "PA", "RGBa"):
         image = image.convert("RGBA")
     if image.mode == "RGBA":
-        arr = np.asarray(image)
-        alpha = np.ascontiguousarray(arr[:, :, 3])
-        if alpha.min() == 255:
-            return np.ascontiguousarray(arr[:, :, :3]), None
-        return np.ascontiguousarray(arr[:, :, :3]), alpha
+        rgb = np.empty((image.height, image.width, 3), np.uint8)
+        alpha = np.empty(image.size[::-1], np.uint8)
+        for rows, strip in _strips(image):
+            cv2.mixChannels([strip], [rgb[rows], alpha[rows]], [0, 0, 1, 1, 2, 2, 3, 3])
+        return rgb, (None if alpha.min() == 255 else alpha)
     if image.mode != "RGB":
         image = image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-    return np.asarray(image), None
+    return _rgb(image), None
 
 
 def draft_size(size: tuple[int, int], fit: tuple[int, int]) -> tuple[int, int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -23,14 +25,16 @@ PNG_PARAMS = [
     cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
     cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH,
 ]  # fmt: skip
-TO_BGR = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
-WEBP_METHOD = 4  # libwebp effort 0-6
-
-
-def _to_image(pixels: np.ndarray) -> Image.Image:
-    if pixels.ndim == 2:
-        return Image.fromarray(pixels, "L")
-    return Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+# JPEG and WEBP also go through OpenCV: its libjpeg-turbo and libwebp give the same bytes as Pillow did with
+# these settings (libwebp's defaults: method 4, `exact` off), without Pillow's full-size copy of the pixels
+# (and, for WEBP, its animation encoder's frame buffers): BENCHMARKS.md, "Memory".
+JPEG_PARAMS = [
+    cv2.IMWRITE_JPEG_OPTIMIZE, 1,
+    cv2.IMWRITE_JPEG_PROGRESSIVE, 1,
+    cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+]  # fmt: skip
+TO_BGR = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}  # each its own inverse
+SWAP_ROWS = 64  # channels are reordered in place in bands of this many rows
 
 
 def palette_colors(quality: int) -> int:
@@ -38,12 +42,35 @@ def palette_colors(quality: int) -> int:
     return max(16, min(256, round(256 * (quality / 90) ** 2)))
 
 
-def _lossless_png(pixels: np.ndarray) -> bytes:
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, TO_BGR[pixels.shape[2]])
-    ok, data = cv2.imencode(".png", pixels, PNG_PARAMS)
+def _swap_in_place(pixels: np.ndarray, code: int) -> None:
+    """Convert the channel order in place, band by band (cvtColor with dst=src clones the whole image)."""
+    for top in range(0, pixels.shape[0], SWAP_ROWS):
+        band = pixels[top : top + SWAP_ROWS]
+        band[...] = cv2.cvtColor(band, code)
+
+
+@contextmanager
+def _opencv_order(pixels: np.ndarray) -> Iterator[np.ndarray]:
+    """The pixels in OpenCV's channel order (BGR/BGRA): swapped in place and back, or copied if they are read-only."""
+    if pixels.ndim == 2:
+        yield pixels
+        return
+    code = TO_BGR[pixels.shape[2]]
+    if not (pixels.flags.writeable and pixels.flags.c_contiguous):
+        yield cv2.cvtColor(pixels, code)
+        return
+    _swap_in_place(pixels, code)  # no second full-size array; both swaps together cost about one copy
+    try:
+        yield pixels
+    finally:
+        _swap_in_place(pixels, code)
+
+
+def _opencv(pixels: np.ndarray, fmt: str, params: list[int]) -> bytes:
+    with _opencv_order(pixels) as ordered:
+        ok, data = cv2.imencode("." + EXTENSIONS[fmt], ordered, params)
     if not ok:
-        raise ValueError("PNG encoding failed")
+        raise ValueError(f"{fmt} encoding failed")
     return data.tobytes()
 
 
@@ -52,29 +79,32 @@ def color_and_alpha(rgba: np.ndarray, quality: int) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:  # both members are compressed already
         archive.writestr(ZIP_COLOR, encode(np.ascontiguousarray(rgba[:, :, :3]), "JPEG", quality))
-        archive.writestr(ZIP_ALPHA, _lossless_png(np.ascontiguousarray(rgba[:, :, 3])))
+        archive.writestr(ZIP_ALPHA, _opencv(np.ascontiguousarray(rgba[:, :, 3]), "PNG", PNG_PARAMS))
     return out.getvalue()
 
 
 def encode(pixels: np.ndarray, fmt: str, quality: int) -> bytes:
-    """Bytes of the image; PNG below quality 100 is palette-quantised with its alpha kept; ZIP needs RGBA."""
+    """Bytes of the image; PNG below quality 100 is palette-quantised with its alpha kept; ZIP needs RGBA.
+
+    The pixels are left as they were, but are reordered in place while OpenCV encodes them: do not read
+    them from another thread meanwhile.
+    """
     if fmt == "ZIP":
         return color_and_alpha(pixels, quality)
     if fmt == "PNG" and (quality >= 100 or pixels.ndim == 2):
-        return _lossless_png(pixels)
-    image = _to_image(pixels)
-    out = io.BytesIO()
-    if fmt == "PNG":
-        image = image.quantize(
-            colors=palette_colors(quality), method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG
-        )
-        image.save(out, "PNG", compress_level=6)
-    elif fmt == "JPEG":
-        if image.mode == "RGBA":
+        return _opencv(pixels, fmt, PNG_PARAMS)
+    if fmt == "JPEG":
+        if pixels.ndim == 3 and pixels.shape[2] == 4:
             raise ValueError("JPEG has no alpha: compose onto a background first")
-        image.save(out, "JPEG", quality=quality, optimize=True, progressive=True, subsampling="4:2:0")
-    elif fmt == "WEBP":
-        image.save(out, "WEBP", quality=quality, method=WEBP_METHOD, exact=False)
-    else:
+        return _opencv(pixels, fmt, [cv2.IMWRITE_JPEG_QUALITY, quality, *JPEG_PARAMS])
+    if fmt == "WEBP":
+        return _opencv(pixels, fmt, [cv2.IMWRITE_WEBP_QUALITY, quality])
+    if fmt != "PNG":
         raise ValueError(f"unknown output format {fmt}")
+    image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+    image = image.quantize(
+        colors=palette_colors(quality), method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG
+    )
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=6)
     return out.getvalue()

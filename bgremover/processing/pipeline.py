@@ -16,6 +16,7 @@ from bgremover.processing.options import Options, unknown_model
 
 WHITE = (255, 255, 255, 255)
 UNBOUNDED = 1 << 20
+BAND_ROWS = 256  # full-size float maths on an input's own alpha runs in bands of this many rows
 
 
 class ModelSource(Protocol):
@@ -128,15 +129,18 @@ class Engine:
         cutout.model_passes = segmented.passes
         with cutout.stage("refine"):
             alpha = refine.refine(seen, segmented.mask, options.refine)
+            del seen  # each full-size array is dropped as soon as no later stage needs it
             if image.alpha is not None:
-                alpha *= image.alpha.astype(np.float32) * (1.0 / 255.0)
+                _apply_input_alpha(alpha, image.alpha)
         with cutout.stage("resize"):
             cutout.rgb, cutout.alpha = _trim_and_fit(image.rgb, alpha, options)
+            del image, alpha
         return cutout
 
     def finish(self, cutout: Cutout, options: Options, *, background: np.ndarray | None = None) -> Result:
-        """Compose (over `background`, an RGB image of the cut-out's size, if given) and encode."""
+        """Compose (over `background`, an RGB image of the cut-out's size, if given) and encode; spends the cut-out."""
         rgb, alpha = cutout.rgb, cutout.alpha
+        cutout.rgb = cutout.alpha = np.empty((0, 0), np.uint8)  # the cut-out is spent: its arrays go with compose
         with cutout.stage("compose"):
             if options.format == "ZIP":  # colours and matte apart: no background, whatever was asked
                 pixels = compose.compose(rgb, alpha, None)
@@ -148,7 +152,10 @@ class Engine:
                 bg = options.bg_color
                 if options.format == "JPEG":  # no alpha channel: a translucent colour is seen over white
                     bg = _over_white(bg or WHITE)
+                if bg is None:  # the transparent path needs only the 8-bit matte: the float one goes first
+                    alpha = compose.to_uint8(alpha)
                 pixels = compose.compose(rgb, alpha, bg)
+            del rgb, alpha
         with cutout.stage("encode"):
             out = encode.encode(pixels, options.format, options.effective_quality)
         return Result(
@@ -169,12 +176,26 @@ def _over_white(color: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return (*(round(c * a / 255 + 255 * (1 - a / 255)) for c in (r, g, b)), 255)  # type: ignore[return-value]
 
 
+def _bands(height: int) -> Iterator[slice]:
+    for top in range(0, height, BAND_ROWS):
+        yield slice(top, top + BAND_ROWS)
+
+
 def flatten_on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """What the model sees: transparent input pixels shown as white, whatever colour they hold."""
     if alpha is None:
         return rgb
-    a = alpha.astype(np.float32)[:, :, None] * (1.0 / 255.0)
-    return (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+    out = np.empty_like(rgb)
+    for rows in _bands(rgb.shape[0]):
+        a = alpha[rows].astype(np.float32)[:, :, None] * (1.0 / 255.0)
+        out[rows] = rgb[rows] * a + 255.0 * (1.0 - a) + 0.5
+    return out
+
+
+def _apply_input_alpha(alpha: np.ndarray, own: np.ndarray) -> None:
+    """Multiply the matte, in place, by the input image's own alpha (uint8)."""
+    for rows in _bands(alpha.shape[0]):
+        alpha[rows] *= own[rows].astype(np.float32) * (1.0 / 255.0)
 
 
 def _trim_and_fit(rgb: np.ndarray, alpha: np.ndarray, options: Options) -> tuple[np.ndarray, np.ndarray]:
