@@ -4,8 +4,8 @@
 
 Cases, each timed once per round (rounds interleave them, so a busy machine slows all alike), median and
 fastest reported: a pass at 320 px on onnxruntime f32, OpenVINO f32 and OpenVINO bf16 (where the CPU has
-it) with 1 and 2 threads; on OpenVINO at its `auto` precision, a batch of 2 in one call beside 2 single
-calls, and one pass at 256 and 384 px. Input: a real photo at the model's size, as the engine makes it.
+it) with 1 and 2 threads; on OpenVINO at its `auto` precision, one pass at 256 and 384 px. Input: a real
+photo at the model's size, as the engine makes it.
 `--memory` adds the peak RSS of a fresh process per case (model loaded, warmed and run once).
 """
 
@@ -50,7 +50,6 @@ def load(backend: str, precision: str, threads: int) -> Segmenter:
 def cases(bf16: bool) -> dict[str, Callable[[], object]]:
     """Each case's name and one timed call."""
     at = {side: photo(side)[None] for side in (256, 320, 384)}
-    pair = np.concatenate([at[320], at[320][:, :, ::-1]])  # the photo and its mirror
     out: dict[str, Callable[[], object]] = {}
     precisions = ["f32", "bf16"] if bf16 else ["f32"]
     for threads in (1, 2):
@@ -60,12 +59,9 @@ def cases(bf16: bool) -> dict[str, Callable[[], object]]:
     default = resolve("openvino", "auto").precision
     threads = load_settings().ort_threads
     model = load("openvino", default, threads)
-    model.warm(batch=2)
     model.warm(256)
     model.warm(384)
     label = f"openvino {default}, {threads} thread(s)"
-    out[f"2 × 320 px in one call, {label}"] = lambda: model.predict(pair)
-    out[f"2 × 320 px as 2 calls, {label}"] = lambda: [model.predict(pair[i : i + 1]) for i in range(2)]
     out[f"256 px, {label}"] = lambda: model.predict(at[256])
     out[f"384 px, {label}"] = lambda: model.predict(at[384])
     return out
@@ -108,9 +104,7 @@ def main() -> None:
         print("\n| process | peak RSS MB |\n|---|---|")
         for backend, precision, batch, side in [
             ("onnxruntime", "f32", 1, 320),
-            ("onnxruntime", "f32", 2, 320),
             ("openvino", default, 1, 320),
-            ("openvino", default, 2, 320),
             ("openvino", default, 1, 384),
         ]:
             mb = peak_rss_mb(backend, precision, 1, batch, side)

@@ -91,7 +91,7 @@ class Segmenter:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Soft masks (N×S×S) for a batch of images (N×S×S×3 uint8), S one that `supports` accepts.
 
-        The batch goes to the backend in one call where it can take one (OpenVINO), else image by image.
+        Each image is its own call to the backend (batches are no faster on a CPU; static shapes are leaner).
         """
         if images.ndim != 4 or images.shape[1] != images.shape[2] or images.shape[3] != 3:
             raise UnsupportedInput(f"{self.name} takes N×S×S×3 images (got {'×'.join(map(str, images.shape))})")
