@@ -15,6 +15,7 @@ import argparse
 import io
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 REMBG_VERSION = "2.0.86"
 REMBG_VENV = ROOT / "bench" / ".rembg-venv"
+PASSES = re.compile(r"^bgremover_model_passes_total\{[^}]*\} (\S+)$", re.M)
 
 
 # ---- inputs ------------------------------------------------------------------------------------------------
@@ -117,6 +119,14 @@ class Server:
     def cutout(self, data: bytes, session: requests.Session | None = None) -> requests.Response:
         post = (session or requests).post
         return post(self.url, files={"file": ("photo.jpg", data, "image/jpeg")}, data=self.fields, timeout=300)
+
+    def model_passes(self) -> float:
+        """bgremover's bgremover_model_passes_total over all workers (0 for a server without it)."""
+        try:
+            text = requests.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10).text
+        except requests.RequestException:
+            return 0.0
+        return sum(float(m.group(1)) for m in PASSES.finditer(text))
 
     def start(self, probe: bytes) -> None:
         started = time.perf_counter()
@@ -222,6 +232,7 @@ class Run:
     out_bytes: float
     peak_rss: int
     errors: int
+    passes: float = float("nan")  # model passes per answered image (bgremover only)
 
 
 def closed_loop(server: Server, inputs: list[bytes], concurrency: int, requests_total: int) -> Run:
@@ -247,6 +258,7 @@ def closed_loop(server: Server, inputs: list[bytes], concurrency: int, requests_
                 else:
                     errors += 1
 
+    passes_before = server.model_passes()
     with RSSSampler(server.proc.pid) as rss:
         started = time.perf_counter()
         threads = [threading.Thread(target=client) for _ in range(concurrency)]
@@ -256,16 +268,23 @@ def closed_loop(server: Server, inputs: list[bytes], concurrency: int, requests_
             t.join()
         wall = time.perf_counter() - started
     q = np.percentile(latencies, [50, 95]) if latencies else [float("nan")] * 2
+    passes = (server.model_passes() - passes_before) / len(latencies) if latencies else float("nan")
     return Run(
-        len(latencies) / wall, float(q[0]), float(q[1]), float(np.mean(sizes)) if sizes else 0.0, rss.peak, errors
+        len(latencies) / wall,
+        float(q[0]),
+        float(q[1]),
+        float(np.mean(sizes)) if sizes else 0.0,
+        rss.peak,
+        errors,
+        passes if passes > 0 else float("nan"),
     )
 
 
 # ---- in-process measurements -------------------------------------------------------------------------------
 
 
-def inference_seconds(settings) -> float:
-    """Median single-thread inference time of the model alone."""
+def inference_seconds(settings) -> tuple[float, str]:
+    """Median single-thread inference time of the model alone, and what ran it (backend and precision)."""
     from bgremover.models.registry import ModelRegistry
 
     registry = ModelRegistry(settings.u2net_home, 1, settings.inference_backend, settings.inference_precision)
@@ -276,7 +295,7 @@ def inference_seconds(settings) -> float:
         started = time.perf_counter()
         model.predict(rgb)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(times), f"{model.runner.backend} {model.runner.precision}"
 
 
 def stage_breakdown(settings, inputs: dict[int, list[bytes]]) -> dict[int, dict[str, float]]:
@@ -332,7 +351,7 @@ def main() -> None:
     probe = inputs[512][0]
 
     print("model-only inference and engine stages (in process) …", file=sys.stderr)
-    infer = inference_seconds(settings)
+    infer, runs_on = inference_seconds(settings)
     ceiling = cores / infer
     stages = stage_breakdown(settings, {s: inputs[s] for s in sizes})
 
@@ -402,15 +421,15 @@ def main() -> None:
         f"`rembg s -t {rembg_threads} --no-ui`, model `u2netp` (the same file). Each request: a JPEG photo "
         "in, the default PNG out (bgremover `refine=standard`). Closed loops; the servers alternate per row.",
         "",
-        f"Model-only ceiling: {cores} cores ÷ {infer * 1000:.0f} ms single-thread `u2netp` inference "
+        f"Model-only ceiling: {cores} cores ÷ {infer * 1000:.0f} ms single-thread `u2netp` inference ({runs_on}) "
         f"= **{ceiling:.2f} images/s**.",
         "",
         "## Throughput and latency",
         "",
         "| size | conc. | ours img/s | rembg img/s | ratio | ours p50 s | rembg p50 s | p50 ratio "
         "| ours p95 s | rembg p95 s | ours KB | rembg KB | bytes ratio "
-        "| ours peak RSS MB | rembg peak RSS MB | RSS ratio | errors |",
-        "|" + "---|" * 17,
+        "| ours peak RSS MB | rembg peak RSS MB | RSS ratio | errors | ours passes/img |",
+        "|" + "---|" * 18,
     ]
     for side in sizes:
         for c in concurrencies:
@@ -421,7 +440,7 @@ def main() -> None:
                 f"| {a.p50:.2f} | {b.p50:.2f} | **{fmt_ratio(a.p50, b.p50)}** | {a.p95:.2f} | {b.p95:.2f} "
                 f"| {a.out_bytes / 1024:.0f} | {b.out_bytes / 1024:.0f} | {fmt_ratio(a.out_bytes, b.out_bytes)} "
                 f"| {a.peak_rss / 2**20:.0f} | {b.peak_rss / 2**20:.0f} | {fmt_ratio(a.peak_rss, b.peak_rss)} "
-                f"| {a.errors}/{b.errors} |"
+                f"| {a.errors}/{b.errors} | {a.passes:.2f} |"
             )
     if ("ours", 1024, 4) in results:
         a = results[("ours", 1024, 4)]

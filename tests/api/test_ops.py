@@ -13,13 +13,14 @@ from tests.services import RedisServer
 
 
 def test_health_when_all_is_well(make_app, settings):
-    from bgremover.models.backends import resolve
+    from bgremover.models.registry import ModelRegistry
 
     r = make_app(web_concurrency=1).test_client().get("/health")
     body = r.get_json()
     assert r.status_code == 200 and body["status"] == "healthy"
     # the worker reports what runs its model: INFERENCE_BACKEND/INFERENCE_PRECISION as this machine resolves them
-    runs = resolve(settings.inference_backend, settings.inference_precision)
+    # for u2netp (auto is int8 where there is no bf16 and u2netp's int8 build is there, as `make model` leaves it)
+    runs = ModelRegistry.from_settings(settings).file_for("u2netp")[1]
     assert body["checks"]["model"] == {
         "status": "ok",
         "loaded": ["u2netp"],
@@ -130,6 +131,18 @@ def test_metrics_only_for_allowed_ips(client, photo_bytes):
     assert 'endpoint="/remove-background",method="POST",status="200"' in text
     r = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
+
+
+def test_metrics_count_model_passes_per_image(client, photo_bytes):
+    def passes() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        found = re.search(r'^bgremover_model_passes_total\{model="u2netp"\} (\S+)$', text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    before = passes()
+    for refine, expected in (("high", 5), ("none", 6)):  # high: five views; none: one pass
+        r = client.post("/remove-background", data={"file": (io.BytesIO(photo_bytes), "a.jpg"), "refine": refine})
+        assert r.status_code == 200 and passes() - before == expected
 
 
 def test_forged_forwarded_for_does_not_open_metrics(make_app):
