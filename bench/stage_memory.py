@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = {  # stage name: (module, function) wrapped in the child
@@ -58,7 +59,7 @@ def _without_arena() -> None:
     ort.SessionOptions = NoArena
 
 
-def child(data: bytes, options: dict[str, str], arena: bool = True) -> dict[str, float]:
+def child(data: bytes, options: dict[str, str], arena: bool = True) -> dict[str, Any]:
     """One request in this process: MiB before it, each stage's peak (and ms), and the output's KiB."""
     import importlib
 
@@ -69,10 +70,11 @@ def child(data: bytes, options: dict[str, str], arena: bool = True) -> dict[str,
     if not arena:
         _without_arena()
     settings = load_settings()
-    registry = ModelRegistry(settings.u2net_home, threads=settings.ort_threads)
+    registry = ModelRegistry.from_settings(settings)
     registry.load(settings.model_name)
     engine = Engine(registry, settings.model_name)
-    figures: dict[str, float] = {}
+    described = registry.describe()[settings.model_name]
+    figures: dict[str, Any] = {"runs_on": f"{described['backend']} {described['precision']}"}
 
     def probe(name, fn):
         def wrapped(*args, **kwargs):
@@ -95,7 +97,7 @@ def child(data: bytes, options: dict[str, str], arena: bool = True) -> dict[str,
     return figures
 
 
-def run_case(data_path: Path, options: dict[str, str], arena: bool = True) -> dict[str, float]:
+def run_case(data_path: Path, options: dict[str, str], arena: bool = True) -> dict[str, Any]:
     """child() in a fresh interpreter."""
     cmd = [sys.executable, "-m", "bench.stage_memory", "--child", str(data_path), json.dumps(options)]
     if not arena:
@@ -120,15 +122,16 @@ def main() -> None:
 
     path = Path(f"/tmp/stage-memory-{os.getpid()}.jpg")
     path.write_bytes(photo(args.side))
-    print(f"{args.side}x{args.side} JPEG in, onnxruntime arena {'off' if args.no_arena else 'on'}; MiB")
-    print("format refine    before " + " ".join(f"{s:>8}" for s in STAGES) + "     peak")
+    arena = "" if args.no_arena else " (onnxruntime: arena on)"
+    print(f"{args.side}x{args.side} JPEG in, INFERENCE_BACKEND/INFERENCE_PRECISION from the environment{arena}; MiB")
+    print("format refine    before " + " ".join(f"{s:>8}" for s in STAGES) + "     peak  model")
     try:
         for level in args.refine.split(","):
             for fmt in args.formats.split(","):
                 fig = run_case(path, {"format": fmt, "refine": level}, arena=not args.no_arena)
                 cells = " ".join(f"{fig[s]:8.0f}" for s in STAGES)
                 peak = max(fig[s] for s in STAGES)
-                print(f"{fmt:6} {level:9} {fig['before']:6.0f} {cells} {peak:8.0f}", flush=True)
+                print(f"{fmt:6} {level:9} {fig['before']:6.0f} {cells} {peak:8.0f}  {fig['runs_on']}", flush=True)
     finally:
         path.unlink(missing_ok=True)
 
