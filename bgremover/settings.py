@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 CommaList = Annotated[list[str], NoDecode]
 Backend = Literal["openvino", "onnxruntime"]  # what runs the model (bgremover.models.backends)
-Precision = Literal["f32", "bf16"]  # the arithmetic it runs in
+Precision = Literal["f32", "bf16", "int8"]  # the arithmetic it runs in
 
 
 def _cores() -> int:
@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         "auto", description="Runs the model: auto picks OpenVINO when installed, else onnxruntime"
     )
     inference_precision: Literal["auto", Precision] = Field(
-        "auto", description="Model arithmetic: auto picks bf16 where OpenVINO runs on a bf16 CPU, else f32"
+        "auto",
+        description="Model arithmetic: auto is bf16 on a bf16 CPU, else int8 where a model has an int8 build, else f32",
     )
     image_url_enabled: bool = Field(False, description="Accept `image_url` inputs and fetch them (SSRF-guarded)")
     image_url_allow_hosts: CommaList = Field(
@@ -175,9 +176,10 @@ class Settings(BaseSettings):
             from bgremover.apikeys import KeyStore
 
             KeyStore.from_settings(self)  # a malformed file or a duplicate name stops the start
-        if self.inference_backend == "onnxruntime" and self.inference_precision == "bf16":
+        if self.inference_backend == "onnxruntime" and self.inference_precision in ("bf16", "int8"):
             raise ValueError(
-                "INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND=openvino or auto (onnxruntime runs f32 only)"
+                f"INFERENCE_PRECISION={self.inference_precision} needs INFERENCE_BACKEND=openvino or auto "
+                "(onnxruntime runs f32 only)"
             )
         return self
 

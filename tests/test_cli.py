@@ -9,6 +9,8 @@ import sys
 
 from PIL import Image
 
+from bgremover.settings import load_settings
+
 
 def bgremover(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -63,9 +65,9 @@ def test_models_lists_presence():
 
 
 def test_models_says_which_backend_and_precision_would_run():
-    from bgremover.models.backends import resolve
+    from bgremover.models.registry import ModelRegistry
 
-    runs = resolve("auto", "auto")
+    runs = ModelRegistry.from_settings(load_settings(_env_file=None)).file_for("u2netp")[1]
     done = bgremover("models")
     assert f"Inference: {runs.backend}, {runs.precision}," in done.stdout
     done = subprocess.run(

@@ -46,7 +46,8 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
     """The backend and precision for INFERENCE_BACKEND/INFERENCE_PRECISION on a machine with these abilities.
 
     `auto` backend is OpenVINO when it is installed, else onnxruntime; `auto` precision is bf16 on
-    OpenVINO with a bf16 CPU, else f32. A combination that cannot run raises BackendUnavailable.
+    OpenVINO with a bf16 CPU, int8 on OpenVINO without (each model falls back to f32 where it has no int8
+    build: ModelRegistry.load), f32 on onnxruntime. A combination that cannot run raises BackendUnavailable.
     """
     if backend == "auto":
         backend = "openvino" if openvino else "onnxruntime"
@@ -58,11 +59,11 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
     if backend not in BACKENDS:
         raise BackendUnavailable(f"INFERENCE_BACKEND={backend} is not one of auto, {', '.join(BACKENDS)}")
     if precision == "auto":
-        precision = "bf16" if backend == "openvino" and bf16 else "f32"
-    elif precision == "bf16" and backend != "openvino":
+        precision = ("bf16" if bf16 else "int8") if backend == "openvino" else "f32"
+    elif precision in ("bf16", "int8") and backend != "openvino":
         raise BackendUnavailable(
-            "INFERENCE_PRECISION=bf16 needs OpenVINO, but INFERENCE_BACKEND resolves to onnxruntime here; "
-            "set INFERENCE_PRECISION=f32 or install openvino"
+            f"INFERENCE_PRECISION={precision} needs OpenVINO, but INFERENCE_BACKEND resolves to onnxruntime "
+            "here; set INFERENCE_PRECISION=f32 or install openvino"
         )
     elif precision == "bf16" and not bf16:
         raise BackendUnavailable(
@@ -203,8 +204,10 @@ class OpenVinoRunner:
         self._channels = self._model.inputs[0].get_partial_shape()[1]
         # Threads are the workers' own business: pinning them to cores would put two single-thread worker
         # processes on one core (issue 10: bf16 fell from 8.7 to 4.5 passes/s); one stream, lowest latency.
+        # An int8 IR runs its quantized layers in int8 whatever the hint; the hint sets the layers kept in f32.
+        self._hint = "f32" if precision == "int8" else precision
         self.config = {
-            "INFERENCE_PRECISION_HINT": precision,
+            "INFERENCE_PRECISION_HINT": self._hint,
             "INFERENCE_NUM_THREADS": threads,
             "ENABLE_CPU_PINNING": False,
             "PERFORMANCE_HINT": "LATENCY",
@@ -230,9 +233,9 @@ class OpenVinoRunner:
         except RuntimeError as exc:
             raise UnsupportedInput(f"OpenVINO cannot run this model file at {height}×{width}") from exc
         got = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        if got != self.precision:
+        if got != self._hint:
             raise BackendUnavailable(
-                f"OpenVINO compiled the model in {got}, not INFERENCE_PRECISION={self.precision}; set it to auto"
+                f"OpenVINO compiled the model in {got}, not INFERENCE_PRECISION={self._hint}; set it to auto"
             )
         self._compiled[key] = (compiled, compiled.create_infer_request())
         while len(self._compiled) > COMPILED_SIZES:

@@ -14,6 +14,7 @@ import numpy as np
 from bgremover.errors import ModelNotReady, ModelUnavailable
 from bgremover.models.backends import Inference, Runner, UnsupportedInput, create_runner, resolve
 from bgremover.models.provision import model_file, verify
+from bgremover.models.quantize import RECIPES, int8_file
 
 if TYPE_CHECKING:
     from bgremover.settings import Settings
@@ -65,8 +66,6 @@ class Segmenter:
         self.spec = spec
         self.size = spec.size
         self.runner = runner
-        self._mean = np.array(spec.mean, np.float32)
-        self._std = np.array(spec.std, np.float32)
         self._lock = threading.Lock()
 
     def supports(self, size: int) -> bool:
@@ -80,13 +79,9 @@ class Segmenter:
         """What runs this model: backend, precision and threads (for logs, /health and the CLI)."""
         return {"backend": self.runner.backend, "precision": self.runner.precision, "threads": self.runner.threads}
 
-    def _tensor(self, images: np.ndarray) -> np.ndarray:
-        """The model's input batch: each image ÷ its own max, then mean/std, channels first."""
-        x = images.astype(np.float32)
-        x *= 1.0 / np.maximum(x.max(axis=(1, 2, 3), keepdims=True), 1e-6)
-        x -= self._mean
-        x /= self._std
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    def tensor(self, images: np.ndarray) -> np.ndarray:
+        """The model's input batch for N×S×S×3 uint8 images (see `model_tensor`)."""
+        return model_tensor(images, self.spec)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Soft masks (N×S×S) for a batch of images (N×S×S×3 uint8), S one that `supports` accepts.
@@ -104,13 +99,22 @@ class Segmenter:
                 else f"{self.name} takes sides of {allowed} (got {size}×{size})"
             )
         with self._lock:  # one batch at a time keeps the model's threads bounded
-            out = self.runner.run(self._tensor(images))
+            out = self.runner.run(self.tensor(images))
         return np.stack([to_mask(mask, self.spec) for mask in out])
 
     def warm(self, size: int | None = None, batch: int = 1) -> None:
         """Run a grey batch once: the first run at a shape allocates and plans (and compiles, on OpenVINO)."""
         side = size or self.size
         self.predict(np.full((batch, side, side, 3), 128, np.uint8))
+
+
+def model_tensor(images: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """The model's input batch: each image ÷ its own max, then mean/std, channels first (float32 NCHW)."""
+    x = images.astype(np.float32)
+    x *= 1.0 / np.maximum(x.max(axis=(1, 2, 3), keepdims=True), 1e-6)
+    x -= np.array(spec.mean, np.float32)
+    x /= np.array(spec.std, np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 def to_mask(out: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -164,6 +168,29 @@ class ModelRegistry:
         verify(name, path)
         return path
 
+    def file_for(self, name: str) -> tuple[Path, Inference]:
+        """The file to load for a model and what runs it: its int8 build where int8 is asked for and built.
+
+        With INFERENCE_PRECISION=auto a model without an int8 build runs f32; asked for by name, int8
+        without a build is ModelUnavailable.
+        """
+        path, inference = self.check(name), self.inference
+        if inference.precision != "int8":
+            return path, inference
+        built = int8_file(name, self.home)
+        if built is not None:
+            return built, inference
+        if self._settings[1] == "auto":
+            return path, Inference(inference.backend, "f32")
+        if name not in RECIPES:
+            raise ModelUnavailable(
+                f"INFERENCE_PRECISION=int8, but no int8 build of '{name}' has been validated; set it to auto or f32"
+            )
+        raise ModelUnavailable(
+            f"INFERENCE_PRECISION=int8, but '{name}' has no int8 build in {self.home}: run "
+            f"`bgremover models fetch {name}` (needs nncf, in requirements.txt) or set INFERENCE_PRECISION=auto"
+        )
+
     def load(self, name: str) -> Segmenter:
         """Load the model's checked file on this process's backend, with explicit threads, warm it and log it.
 
@@ -173,9 +200,9 @@ class ModelRegistry:
         """
         if name in self._models:
             return self._models[name]
-        path = self.check(name)
+        path, inference = self.file_for(name)
         started = time.perf_counter()
-        segmenter = Segmenter(name, create_runner(path, self.inference, self.threads), SPECS[name])
+        segmenter = Segmenter(name, create_runner(path, inference, self.threads), SPECS[name])
         segmenter.warm()
         self._models[name] = segmenter
         self.load_seconds[name] = time.perf_counter() - started

@@ -45,9 +45,9 @@ def test_openvinos_answer_wins_over_the_flags():
 
 
 @pytest.mark.parametrize(
-    "flags,precision", [(GENOA_FLAGS, "bf16"), (SAPPHIRE_RAPIDS_FLAGS, "bf16"), (ZEN3_FLAGS, "f32")]
+    "flags,precision", [(GENOA_FLAGS, "bf16"), (SAPPHIRE_RAPIDS_FLAGS, "bf16"), (ZEN3_FLAGS, "int8")]
 )
-def test_auto_is_openvino_in_bf16_where_the_cpu_has_it(flags, precision):
+def test_auto_is_openvino_in_bf16_where_the_cpu_has_it_else_int8(flags, precision):
     assert choose("auto", "auto", openvino=True, bf16=bf16_supported(None, flags)) == Inference("openvino", precision)
 
 
@@ -61,6 +61,8 @@ def test_explicit_settings_are_honoured():
     assert choose("onnxruntime", "auto", openvino=True, bf16=True) == Inference("onnxruntime", "f32")
     assert choose("openvino", "f32", openvino=True, bf16=True) == Inference("openvino", "f32")
     assert choose("auto", "bf16", openvino=True, bf16=True) == Inference("openvino", "bf16")
+    assert choose("openvino", "int8", openvino=True, bf16=True) == Inference("openvino", "int8")
+    assert choose("openvino", "f32", openvino=True, bf16=False) == Inference("openvino", "f32")
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,8 @@ def test_explicit_settings_are_honoured():
         ("onnxruntime", "bf16", True, True, ("INFERENCE_PRECISION=bf16", "onnxruntime")),
         ("auto", "bf16", False, True, ("INFERENCE_PRECISION=bf16", "onnxruntime")),
         ("openvino", "bf16", True, False, ("INFERENCE_PRECISION=bf16", "no native bf16")),
+        ("onnxruntime", "int8", True, False, ("INFERENCE_PRECISION=int8", "onnxruntime")),
+        ("auto", "int8", False, False, ("INFERENCE_PRECISION=int8", "onnxruntime")),
         ("openvino", "auto", False, False, ("INFERENCE_BACKEND=openvino", "not installed")),
     ],
 )
@@ -93,7 +97,7 @@ def test_cpuinfo_fallback_agrees_with_openvino_on_this_machine():
 
 def test_resolve_without_asking_openvino_never_loads_its_plugin(monkeypatch):
     monkeypatch.setattr(backends, "openvino_capabilities", lambda: pytest.fail("asked OpenVINO"))
-    expected = "bf16" if cpu_flags() & BF16_CPU_FLAGS else "f32"
+    expected = "bf16" if cpu_flags() & BF16_CPU_FLAGS else "int8"
     assert backends.resolve("auto", "auto", ask_openvino=False) == Inference("openvino", expected)
 
 

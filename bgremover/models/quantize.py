@@ -1,0 +1,191 @@
+"""int8 builds of a model file: OpenVINO IR quantized by NNCF, with the layers int8 hurts most kept in f32.
+
+Which layers stay in f32 was found once by NNCF's accuracy control (`python -m bench.int8`, bench/INT8.md)
+and is recorded here per model; provisioning then runs plain post-training quantization with those
+layers left out, which takes about half a minute instead of twenty. Activation ranges come from
+histograms (NNCF's HISTOGRAM estimator) rather than min/max, which kept every quality set within 2% of
+f32 where min/max did not (bench/INT8.md). Calibration uses scikit-image's bundled photos (no download,
+none of them in a quality set). NNCF is needed to build, not to serve.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgremover.errors import ModelUnavailable
+from bgremover.models.provision import WHEEL_SOURCES, md5sum
+
+# scikit-image's bundled colour photos for calibration (grey ones are used as RGB).
+CALIBRATION = ("astronaut", "coffee", "chelsea", "rocket", "stereo_motorcycle", "camera", "coins")
+SUBSET = 300  # NNCF's calibration subset size (bounded by the items there are)
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How to quantize one model file: the f32 file it was validated on, and the layers kept in f32."""
+
+    source_md5: str
+    keep_f32: tuple[str, ...]  # OpenVINO node names of the convolutions accuracy control reverted
+    preset: str = "performance"  # nncf.QuantizationPreset: symmetric int8 weights and activations
+    activation_ranges: str = "HISTOGRAM"  # an nncf RangeEstimatorParametersSet
+
+    def signature(self) -> dict[str, object]:
+        """What a build.json must record for a build to count as made by this recipe."""
+        return {
+            "source_md5": self.source_md5,
+            "keep_f32": list(self.keep_f32),
+            "preset": self.preset,
+            "activation_ranges": self.activation_ranges,
+        }
+
+
+# Only models whose int8 build was measured on every quality set (bench/INT8.md) are here.
+RECIPES: dict[str, Int8Recipe] = {
+    "u2netp": Int8Recipe(
+        source_md5=WHEEL_SOURCES["u2netp"].md5,
+        keep_f32=("Conv_685/WithoutBiases", "Conv_787/WithoutBiases"),  # two 3×3 decoder convolutions
+    ),
+}
+
+
+def int8_dir(name: str, home: Path) -> Path:
+    """Where a model's int8 IR lives: beside its ONNX file in U2NET_HOME."""
+    return home.expanduser() / f"{name}-int8"
+
+
+def int8_file(name: str, home: Path) -> Path | None:
+    """The model's int8 IR (.xml) if it was built from the file and recipe recorded here, else None."""
+    folder = int8_dir(name, home)
+    xml, meta = folder / f"{name}-int8.xml", folder / "build.json"
+    recipe = RECIPES.get(name)
+    if recipe is None or not xml.is_file() or not meta.is_file():
+        return None
+    try:
+        built = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(built, dict) or any(built.get(k) != v for k, v in recipe.signature().items()):
+        return None
+    return xml
+
+
+def float_convolutions(model: Any) -> list[str]:
+    """Convolutions whose weights are not int8 (the ones accuracy control reverted to floating point).
+
+    NNCF stores quantized weights as an int8 Constant → Convert → Multiply chain in front of the Convolution.
+    """
+    names = []
+    for op in model.get_ops():
+        if op.get_type_name() != "Convolution":
+            continue
+        node, types = op.input_value(1).get_node(), set()
+        for _ in range(4):
+            types.add(node.get_output_element_type(0).get_type_name())
+            if not node.input_values():
+                break
+            node = node.input_value(0).get_node()
+        if not types & {"i8", "u8"}:
+            names.append(op.get_friendly_name())
+    return sorted(names)
+
+
+def calibration_photos() -> list[np.ndarray]:
+    """scikit-image's bundled photos as RGB uint8 (both views of the stereo pair)."""
+    from skimage import data
+
+    photos = []
+    for name in CALIBRATION:
+        loaded = getattr(data, name)()
+        for img in loaded[:2] if isinstance(loaded, tuple) else (loaded,):
+            photos.append(np.dstack([img] * 3) if img.ndim == 2 else img[..., :3])
+    return photos
+
+
+def _crop(rgb: np.ndarray, top: float, left: float, frac: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    ch, cw = round(h * frac), round(w * frac)
+    y, x = round((h - ch) * top), round((w - cw) * left)
+    return np.ascontiguousarray(rgb[y : y + ch, x : x + cw])
+
+
+def augmented(rgb: np.ndarray) -> list[np.ndarray]:
+    """Six views of a photo: itself, mirrored, three crops and a brighter gamma."""
+    lut = np.round(255.0 * (np.arange(256) / 255.0) ** 0.8).astype(np.uint8)
+    return [
+        rgb,
+        np.ascontiguousarray(rgb[:, ::-1]),
+        _crop(rgb, 0.5, 0.5, 0.8),
+        _crop(rgb, 0.0, 0.0, 0.7),
+        np.ascontiguousarray(_crop(rgb, 1.0, 1.0, 0.7)[:, ::-1]),
+        lut[rgb],
+    ]
+
+
+def calibration_tensors(name: str) -> list[np.ndarray]:
+    """The model's input tensors (1×3×S×S) for every calibration view, made as the engine makes them."""
+    from bgremover.models.registry import SPECS, model_tensor
+    from bgremover.processing.segment import model_input
+
+    spec = SPECS[name]
+    return [model_tensor(model_input(v, spec.size)[None], spec) for p in calibration_photos() for v in augmented(p)]
+
+
+def build_int8(name: str, source: Path, home: Path) -> Path:
+    """Quantize the model file by its recipe into int8_dir (replacing what is there); ModelUnavailable if it cannot."""
+    recipe = RECIPES.get(name)
+    if recipe is None:
+        raise ModelUnavailable(f"No int8 build of '{name}' has been validated; use INFERENCE_PRECISION=auto or f32")
+    if md5sum(source) != recipe.source_md5:
+        raise ModelUnavailable(f"{source} is not the '{name}' file the int8 recipe was validated on")
+    try:
+        import nncf
+        import openvino as ov
+        from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+        from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"Building int8 '{name}' needs {exc.name} (pip install -r requirements.txt); "
+            "or skip it with `bgremover models fetch --no-int8`"
+        ) from None
+    # With NNCF_CI set, NNCF swaps its telemetry for a stub (nncf/telemetry/wrapper.py): it sends no events.
+    os.environ.setdefault("NNCF_CI", "1")
+    nncf.set_log_level(logging.WARNING)  # its per-layer INFO lines would bury the CLI's own output
+    started = time.perf_counter()
+    model: Any = ov.Core().read_model(str(source))
+    items = calibration_tensors(name)
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(items),
+        preset=nncf.QuantizationPreset(recipe.preset),
+        subset_size=min(SUBSET, len(items)),
+        ignored_scope=nncf.IgnoredScope(names=list(recipe.keep_f32), validate=True),
+        advanced_parameters=AdvancedQuantizationParameters(
+            activations_range_estimator_params=getattr(RangeEstimatorParametersSet, recipe.activation_ranges)
+        ),
+    )
+    folder = int8_dir(name, home)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "build.json").unlink(missing_ok=True)  # written last: a build cut short is never taken as done
+    partial = folder / f".{name}-int8.partial.xml"
+    ov.save_model(quantized, str(partial), compress_to_fp16=False)
+    os.replace(partial.with_suffix(".bin"), folder / f"{name}-int8.bin")
+    os.replace(partial, folder / f"{name}-int8.xml")
+    meta = {
+        **recipe.signature(),
+        "nncf": nncf.__version__,
+        "openvino": ov.__version__,
+        "calibration_items": len(items),
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "built": date.today().isoformat(),
+    }
+    (folder / "build.json").write_text(json.dumps(meta, indent=2))
+    return folder / f"{name}-int8.xml"

@@ -1,0 +1,138 @@
+"""int8 builds: which file a registry loads for each INFERENCE_PRECISION, and the real build `make model` leaves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from bgremover.errors import ModelUnavailable
+from bgremover.models import quantize
+from bgremover.models.backends import Inference, openvino_capabilities
+from bgremover.models.provision import WHEEL_SOURCES
+from bgremover.models.quantize import RECIPES, Int8Recipe, build_int8, float_convolutions, int8_dir, int8_file
+from bgremover.models.registry import ModelRegistry
+from bgremover.processing.decode import Limits, decode
+from bgremover.processing.segment import model_input
+
+HAS_BF16 = "BF16" in (openvino_capabilities() or [])
+RECIPE = Int8Recipe(source_md5="0" * 32, keep_f32=("Conv_1/WithoutBiases",))
+
+
+def fake_build(home, name="u2netp", recipe=RECIPE, **meta):
+    """An int8 folder with empty IR files and a build.json made for `recipe` (overridden by `meta`)."""
+    folder = int8_dir(name, home)
+    folder.mkdir(parents=True)
+    for suffix in (".xml", ".bin"):
+        (folder / f"{name}-int8{suffix}").write_text("")
+    written = {**recipe.signature(), **meta}
+    (folder / "build.json").write_text(json.dumps(written))
+    return folder / f"{name}-int8.xml"
+
+
+# ---- which build counts (no model needed) ----------------------------------------------------------------------
+
+
+def test_a_build_counts_only_if_made_from_the_recorded_file_and_recipe(tmp_path, monkeypatch):
+    monkeypatch.setitem(RECIPES, "u2netp", RECIPE)
+    assert int8_file("u2netp", tmp_path) is None
+    xml = fake_build(tmp_path)
+    assert int8_file("u2netp", tmp_path) == xml
+    meta = tmp_path / "u2netp-int8" / "build.json"
+    for changed in ({"source_md5": "1" * 32}, {"keep_f32": []}, {"activation_ranges": "MINMAX"}, {"preset": "mixed"}):
+        meta.write_text(json.dumps({**RECIPE.signature(), **changed}))
+        assert int8_file("u2netp", tmp_path) is None, changed  # made from another file or by another recipe
+    meta.write_text(json.dumps({**RECIPE.signature(), "built": "2026-11-24"}))
+    assert int8_file("u2netp", tmp_path) == xml  # what it records beyond the recipe does not matter
+    (tmp_path / "u2netp-int8" / "build.json").write_text("{not json")
+    assert int8_file("u2netp", tmp_path) is None
+    (tmp_path / "u2netp-int8" / "build.json").unlink()  # a build cut short leaves no build.json
+    assert int8_file("u2netp", tmp_path) is None
+
+
+def test_a_model_without_a_recipe_has_no_build(tmp_path):
+    fake_build(tmp_path, name="u2net")
+    assert "u2net" not in RECIPES and int8_file("u2net", tmp_path) is None
+
+
+def test_building_refuses_a_model_without_a_recipe_or_another_file(tmp_path):
+    source = tmp_path / "u2net.onnx"
+    source.write_bytes(b"not a model")
+    with pytest.raises(ModelUnavailable, match="No int8 build of 'u2net' has been validated"):
+        build_int8("u2net", source, tmp_path)
+    with pytest.raises(ModelUnavailable, match="not the 'u2netp' file the int8 recipe was validated on"):
+        build_int8("u2netp", source, tmp_path)
+
+
+# ---- what the registry loads ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def home_without_build(tmp_path, settings):
+    """A U2NET_HOME holding u2netp's ONNX file and no int8 build."""
+    shutil.copy(settings.u2net_home.expanduser() / "u2netp.onnx", tmp_path / "u2netp.onnx")
+    return tmp_path
+
+
+@pytest.mark.skipif(HAS_BF16, reason="auto is bf16 on this CPU")
+def test_auto_runs_f32_where_the_model_has_no_int8_build(home_without_build):
+    path, inference = ModelRegistry(home_without_build, 1, "auto", "auto").file_for("u2netp")
+    assert path == home_without_build / "u2netp.onnx" and inference == Inference("openvino", "f32")
+
+
+def test_int8_by_name_without_a_build_is_a_clear_start_up_error(home_without_build):
+    with pytest.raises(ModelUnavailable, match=r"no int8 build in .*bgremover models fetch u2netp"):
+        ModelRegistry(home_without_build, 1, "openvino", "int8").load("u2netp")
+
+
+def test_int8_by_name_for_a_model_without_a_recipe_says_so(tmp_path, monkeypatch):
+    (tmp_path / "silueta.onnx").write_bytes(b"")
+    monkeypatch.setattr("bgremover.models.registry.verify", lambda name, path: None)
+    with pytest.raises(ModelUnavailable, match="no int8 build of 'silueta' has been validated"):
+        ModelRegistry(tmp_path, 1, "openvino", "int8").file_for("silueta")
+
+
+# ---- the real build (made by `make model`, i.e. `bgremover models fetch`) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def built(settings):
+    xml = int8_file("u2netp", settings.u2net_home.expanduser())
+    if xml is None:
+        pytest.fail("u2netp's int8 build is missing: run `make model` (bgremover models fetch)")
+    return xml
+
+
+def test_u2netp_has_a_recipe_for_the_provisioned_file():
+    assert RECIPES["u2netp"].source_md5 == WHEEL_SOURCES["u2netp"].md5
+
+
+def test_the_build_keeps_exactly_the_recipes_layers_in_f32(built):
+    import openvino as ov
+
+    assert float_convolutions(ov.Core().read_model(str(built))) == sorted(RECIPES["u2netp"].keep_f32)
+
+
+@pytest.fixture(scope="module")
+def photos(data_dir):
+    paths = sorted((data_dir / "duts-te-150" / "images").iterdir())[:12]
+    return np.stack([model_input(decode(p.read_bytes(), Limits()).rgb, 320) for p in paths])
+
+
+def test_int8_stays_close_to_f32_on_real_photos(settings, built, photos):
+    on_int8 = ModelRegistry(settings.u2net_home, 1, "openvino", "int8").load("u2netp")
+    on_f32 = ModelRegistry(settings.u2net_home, 1, "openvino", "f32").load("u2netp")
+    assert on_int8.describe()["precision"] == "int8" and on_f32.describe()["precision"] == "f32"
+    diff = np.abs(on_int8.predict(photos) - on_f32.predict(photos)).mean(axis=(1, 2))
+    # bench/INT8.md: mean |Δ| 0.003-0.008 per set against f32; this allows about 2.5× that, and 6× on any one photo
+    assert diff.mean() <= 0.02 and diff.max() <= 0.05
+    assert diff.mean() > 0.0  # it is another model, not the f32 file loaded twice
+
+
+def test_calibration_is_six_views_of_each_bundled_photo_as_the_model_takes_them():
+    tensors = quantize.calibration_tensors("u2netp")
+    assert len(tensors) == 6 * 8  # 7 photos, the stereo pair counted twice
+    assert all(t.shape == (1, 3, 320, 320) and t.dtype == np.float32 for t in tensors)
+    assert len({t.tobytes() for t in tensors}) == len(tensors)  # no view repeated
