@@ -1,7 +1,9 @@
 """int8 experiment (issue 10, item 3): u2netp quantized by NNCF with accuracy control, beside OpenVINO f32 and bf16.
 
-    .venv/bin/pip install nncf==3.4.0   # only this benchmark needs it; not part of `make test`
-    python -m bench.int8 [--data ../shared/data] [--cache ~/.u2net/u2netp-int8] [--rebuild] [--max-drop 0.005]
+    python -m bench.int8 --recipe        # the int8 build `bgremover models fetch` makes (bgremover/models/quantize.py)
+    python -m bench.int8 [--data ../shared/data] [--cache ~/.u2net/u2netp-int8-search] [--rebuild] [--max-drop 0.005]
+
+The second form is the search that found which layers the recipe keeps in f32 (about 20 minutes).
 
 The int8 model is calibrated on scikit-image's bundled photos (flips, crops, a gamma) and its accuracy is
 controlled on rembg's four fixture photos; none of them is in a quality set. The control metric has no
@@ -32,6 +34,7 @@ from PIL import Image
 from bench.quality import SETS, metrics, pairs
 from bgremover.models.backends import OpenVinoRunner, bf16_supported, cpu_flags, openvino_capabilities
 from bgremover.models.provision import model_file
+from bgremover.models.quantize import augmented, build_int8, calibration_photos, float_convolutions, int8_file
 from bgremover.models.registry import SPECS, Segmenter, to_mask
 from bgremover.processing.segment import model_input
 
@@ -41,8 +44,6 @@ os.environ.setdefault("NNCF_CI", "1")
 MODEL = "u2netp"
 DECISION_LIMIT = 0.02  # adopt int8 only if no set's MAE, SAD or IoU is worse than f32's by more than this (relative)
 EVAL_SIDE = 1024  # larger photos (dis5k-mini) are scaled to this before the model, which sees 320 px anyway
-# scikit-image's bundled colour photos (no download) for calibration; grey ones are used as RGB.
-CALIBRATION = ("astronaut", "coffee", "chelsea", "rocket", "stereo_motorcycle", "camera", "coins")
 # max_drop: int8 may disagree with f32 no more than bf16 does (mean |Δ| 0.0057 on 60 photos, issue 10).
 # ranking_subset and max_iterations bound the build: each ranking runs every layer group over the subset.
 BUILD = {"nncf_subset": 300, "ranking_subset": 6, "max_iterations": 8, "preset": "performance"}
@@ -64,39 +65,7 @@ def mask(model: Segmenter, rgb: np.ndarray) -> np.ndarray:
 
 def batch(model: Segmenter, rgb: np.ndarray) -> np.ndarray:
     """The model's input tensor (1×3×S×S) for one photo."""
-    return model._tensor(model_input(rgb, model.size)[None])
-
-
-def _crop(rgb: np.ndarray, top: float, left: float, frac: float) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    ch, cw = round(h * frac), round(w * frac)
-    y, x = round((h - ch) * top), round((w - cw) * left)
-    return np.ascontiguousarray(rgb[y : y + ch, x : x + cw])
-
-
-def augmented(rgb: np.ndarray) -> list[np.ndarray]:
-    """Six views of a photo: itself, mirrored, three crops and a brighter gamma."""
-    lut = np.round(255.0 * (np.arange(256) / 255.0) ** 0.8).astype(np.uint8)
-    return [
-        rgb,
-        np.ascontiguousarray(rgb[:, ::-1]),
-        _crop(rgb, 0.5, 0.5, 0.8),
-        _crop(rgb, 0.0, 0.0, 0.7),
-        np.ascontiguousarray(_crop(rgb, 1.0, 1.0, 0.7)[:, ::-1]),
-        lut[rgb],
-    ]
-
-
-def calibration_photos() -> list[np.ndarray]:
-    """scikit-image's bundled photos as RGB uint8 (both views of the stereo pair)."""
-    from skimage import data
-
-    photos = []
-    for name in CALIBRATION:
-        loaded = getattr(data, name)()
-        for img in loaded[:2] if isinstance(loaded, tuple) else (loaded,):
-            photos.append(np.dstack([img] * 3) if img.ndim == 2 else img[..., :3])
-    return photos
+    return model.tensor(model_input(rgb, model.size)[None])
 
 
 def fixture_photos(data_root: Path) -> list[np.ndarray]:
@@ -113,26 +82,6 @@ def agreement(masks: list[np.ndarray], references: list[np.ndarray]) -> list[flo
 def source_digest(path: Path) -> str:
     """SHA-256 of the source model file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def float_convolutions(model) -> list[str]:
-    """Convolutions whose weights are not int8 (the ones accuracy control reverted to floating point).
-
-    NNCF stores quantized weights as an int8 Constant → Convert → Multiply chain in front of the Convolution.
-    """
-    names = []
-    for op in model.get_ops():
-        if op.get_type_name() != "Convolution":
-            continue
-        node, types = op.input_value(1).get_node(), set()
-        for _ in range(4):
-            types.add(node.get_output_element_type(0).get_type_name())
-            if not node.input_values():
-                break
-            node = node.input_value(0).get_node()
-        if not types & {"i8", "u8"}:
-            names.append(op.get_friendly_name())
-    return sorted(names)
 
 
 def build(onnx: Path, data_root: Path, cache: Path, max_drop: float, rebuild: bool) -> tuple[Path, dict]:
@@ -256,7 +205,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_data = os.environ.get("BGREMOVER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--data", type=Path, default=default_data, help="evaluation data (or BGREMOVER_DATA)")
-    parser.add_argument("--cache", type=Path, default=Path("~/.u2net/u2netp-int8"))
+    parser.add_argument("--cache", type=Path, default=Path("~/.u2net/u2netp-int8-search"))
+    parser.add_argument("--recipe", action="store_true", help="measure the provisioned build instead of searching")
     parser.add_argument("--max-drop", type=float, default=0.005, help="bound on mean |int8 − f32| in validation")
     parser.add_argument("--rebuild", action="store_true", help="build the int8 model even if the cache has it")
     parser.add_argument("--limit", type=int, default=None, help="images per set (default: all)")
@@ -270,7 +220,12 @@ def main() -> None:
     data_root = args.data.resolve()
     onnx = model_file(MODEL, Path(os.environ.get("U2NET_HOME", "~/.u2net")).expanduser())
     assert onnx is not None, f"{MODEL}.onnx not found (run `bgremover models fetch {MODEL}`)"
-    xml, meta = build(onnx, data_root, args.cache.expanduser(), args.max_drop, args.rebuild)
+    if args.recipe:
+        home = onnx.parent
+        xml = int8_file(MODEL, home) or build_int8(MODEL, onnx, home)
+        meta = json.loads((xml.parent / "build.json").read_text())
+    else:
+        xml, meta = build(onnx, data_root, args.cache.expanduser(), args.max_drop, args.rebuild)
     capabilities = openvino_capabilities() or []
     # int8 runs with the f32 hint: its int8 layers run int8, the two it keeps in floating point run f32.
     variants = {"f32": (onnx, "f32"), "bf16": (onnx, "bf16"), "int8": (xml, "f32")}
@@ -295,20 +250,33 @@ def main() -> None:
         )
     adopt = all(loss <= DECISION_LIMIT for loss in worst.values())
 
+    how = "the provisioned recipe" if args.recipe else "NNCF accuracy control"
     out = [
-        f"### int8 (NNCF accuracy control) beside OpenVINO f32 and bf16, `{MODEL}`, {date.today()}, {cpu_name()}",
+        f"### int8 ({how}) beside OpenVINO f32 and bf16, `{MODEL}`, {date.today()}, {cpu_name()}",
         "",
         f"CPU: {cpu_name()}, {os.cpu_count()} cores; OpenVINO capabilities "
         f"{', '.join(capabilities)}" + ("" if "bf16" in variants else " (no BF16: the bf16 rows are left out)."),
         "",
-        "Command: `python -m bench.int8` (openvino " + ov.__version__.split("-")[0] + f", nncf {nncf.__version__})",
+        f"Command: `python -m bench.int8{' --recipe' if args.recipe else ''}` (openvino "
+        + ov.__version__.split("-")[0]
+        + f", nncf {nncf.__version__})",
         "",
-        f"int8 build: {meta['calibration_items']} calibration items (scikit-image photos × 6 views), "
-        f"{meta['validation_items']} validation items (rembg fixtures × 6 views), max drop {meta['max_drop']} "
-        f"in 1 − mean |Δ| against f32; validation mean |Δ| after control {meta['validation_mean_abs_delta']:.4f}; "
-        f"{meta['fake_quantize_nodes']} FakeQuantize nodes; convolutions left in f32: "
-        f"{', '.join(meta['f32_convolutions']) or 'none'}; built in {meta['build_seconds']} s on {meta['built']}.",
     ]
+    if args.recipe:
+        out.append(
+            f"int8 build: plain NNCF quantization, preset {meta['preset']}, activation ranges "
+            f"{meta['activation_ranges']}, {meta['calibration_items']} calibration items (scikit-image photos × 6 "
+            f"views); convolutions kept in f32: {', '.join(meta['keep_f32'])}; built in {meta['build_seconds']} s "
+            f"on {meta['built']}."
+        )
+    else:
+        out.append(
+            f"int8 build: {meta['calibration_items']} calibration items (scikit-image photos × 6 views), "
+            f"{meta['validation_items']} validation items (rembg fixtures × 6 views), max drop {meta['max_drop']} "
+            f"in 1 − mean |Δ| against f32; validation mean |Δ| after control {meta['validation_mean_abs_delta']:.4f}; "
+            f"{meta['fake_quantize_nodes']} FakeQuantize nodes; convolutions left in f32: "
+            f"{', '.join(meta['f32_convolutions']) or 'none'}; built in {meta['build_seconds']} s on {meta['built']}."
+        )
     out += (
         [
             "",
