@@ -4,8 +4,8 @@
 u2netp's mistakes on hard photos change with small changes of the input, so the per-pixel median of three
 views (the image, a brightened copy and its mirror) is steadier than any one of them. `high` always takes
 the median over five views. `none` is one pass, the model's mask as it is. Every view is at the model's own
-input size and runs as its own call: a larger size or a batch would give OpenVINO another set of buffers
-(+120 to +260 MB per worker) and, on CPUs without bf16, saves no time (README, Inference backends).
+input size and runs as its own call: a larger size would give OpenVINO another compiled model with its own
+buffers (+120 to +260 MB per worker), and a batch was no faster than single calls (README, Inference backends).
 """
 
 from __future__ import annotations
