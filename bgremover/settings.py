@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     )
     inference_precision: Literal["auto", Precision] = Field(
         "auto",
-        description="Model arithmetic: auto is bf16 on a bf16 CPU, else int8 where a model has an int8 build, else f32",
+        description="Model arithmetic: auto is bf16 on a bf16 CPU, else f32; int8 (u2netp) is faster, less exact",
     )
     image_url_enabled: bool = Field(False, description="Accept `image_url` inputs and fetch them (SSRF-guarded)")
     image_url_allow_hosts: CommaList = Field(

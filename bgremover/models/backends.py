@@ -46,8 +46,9 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
     """The backend and precision for INFERENCE_BACKEND/INFERENCE_PRECISION on a machine with these abilities.
 
     `auto` backend is OpenVINO when it is installed, else onnxruntime; `auto` precision is bf16 on
-    OpenVINO with a bf16 CPU, int8 on OpenVINO without (each model falls back to f32 where it has no int8
-    build: ModelRegistry.load), f32 on onnxruntime. A combination that cannot run raises BackendUnavailable.
+    OpenVINO with a bf16 CPU, else f32. int8 is only ever asked for by name: it halves a pass but costs
+    2.6-6.5% MAE after refinement (README, Inference backends). A combination that cannot run raises
+    BackendUnavailable.
     """
     if backend == "auto":
         backend = "openvino" if openvino else "onnxruntime"
@@ -59,7 +60,7 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
     if backend not in BACKENDS:
         raise BackendUnavailable(f"INFERENCE_BACKEND={backend} is not one of auto, {', '.join(BACKENDS)}")
     if precision == "auto":
-        precision = ("bf16" if bf16 else "int8") if backend == "openvino" else "f32"
+        precision = "bf16" if backend == "openvino" and bf16 else "f32"
     elif precision in ("bf16", "int8") and backend != "openvino":
         raise BackendUnavailable(
             f"INFERENCE_PRECISION={precision} needs OpenVINO, but INFERENCE_BACKEND resolves to onnxruntime "

@@ -171,8 +171,7 @@ class ModelRegistry:
     def file_for(self, name: str) -> tuple[Path, Inference]:
         """The file to load for a model and what runs it: its int8 build where int8 is asked for and built.
 
-        With INFERENCE_PRECISION=auto a model without an int8 build runs f32; asked for by name, int8
-        without a build is ModelUnavailable.
+        int8 for a model without a build (or a validated recipe) is ModelUnavailable, naming the fix.
         """
         path, inference = self.check(name), self.inference
         if inference.precision != "int8":
@@ -180,8 +179,6 @@ class ModelRegistry:
         built = int8_file(name, self.home)
         if built is not None:
             return built, inference
-        if self._settings[1] == "auto":
-            return path, Inference(inference.backend, "f32")
         if name not in RECIPES:
             raise ModelUnavailable(
                 f"INFERENCE_PRECISION=int8, but no int8 build of '{name}' has been validated; set it to auto or f32"

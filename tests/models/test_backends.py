@@ -45,9 +45,9 @@ def test_openvinos_answer_wins_over_the_flags():
 
 
 @pytest.mark.parametrize(
-    "flags,precision", [(GENOA_FLAGS, "bf16"), (SAPPHIRE_RAPIDS_FLAGS, "bf16"), (ZEN3_FLAGS, "int8")]
+    "flags,precision", [(GENOA_FLAGS, "bf16"), (SAPPHIRE_RAPIDS_FLAGS, "bf16"), (ZEN3_FLAGS, "f32")]
 )
-def test_auto_is_openvino_in_bf16_where_the_cpu_has_it_else_int8(flags, precision):
+def test_auto_is_openvino_in_bf16_where_the_cpu_has_it_else_f32(flags, precision):
     assert choose("auto", "auto", openvino=True, bf16=bf16_supported(None, flags)) == Inference("openvino", precision)
 
 
@@ -97,7 +97,7 @@ def test_cpuinfo_fallback_agrees_with_openvino_on_this_machine():
 
 def test_resolve_without_asking_openvino_never_loads_its_plugin(monkeypatch):
     monkeypatch.setattr(backends, "openvino_capabilities", lambda: pytest.fail("asked OpenVINO"))
-    expected = "bf16" if cpu_flags() & BF16_CPU_FLAGS else "int8"
+    expected = "bf16" if cpu_flags() & BF16_CPU_FLAGS else "f32"
     assert backends.resolve("auto", "auto", ask_openvino=False) == Inference("openvino", expected)
 
 

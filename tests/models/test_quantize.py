@@ -77,9 +77,11 @@ def home_without_build(tmp_path, settings):
 
 
 @pytest.mark.skipif(HAS_BF16, reason="auto is bf16 on this CPU")
-def test_auto_runs_f32_where_the_model_has_no_int8_build(home_without_build):
-    path, inference = ModelRegistry(home_without_build, 1, "auto", "auto").file_for("u2netp")
-    assert path == home_without_build / "u2netp.onnx" and inference == Inference("openvino", "f32")
+def test_auto_runs_f32_even_where_the_int8_build_is_there(settings, built):
+    path, inference = ModelRegistry(settings.u2net_home, 1, "auto", "auto").file_for("u2netp")
+    assert path.suffix == ".onnx" and inference == Inference("openvino", "f32")
+    path, inference = ModelRegistry(settings.u2net_home, 1, "auto", "int8").file_for("u2netp")
+    assert path == built and inference == Inference("openvino", "int8")
 
 
 def test_int8_by_name_without_a_build_is_a_clear_start_up_error(home_without_build):
