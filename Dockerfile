@@ -34,7 +34,9 @@ FROM ${BASE_IMAGE}
 # no X-Forwarded-For (else any client could forge its address); behind nginx, set 1 (docker-compose.yml does).
 ENV PATH=/opt/venv/bin:$PATH LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     U2NET_HOME=/opt/models HOST=0.0.0.0 PORT=5001 TRUSTED_PROXY_HOPS=0
-RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin bgremover
+# uid and gid 10001: deploy/kubernetes/deployment.yaml runs as these numbers
+RUN groupadd --gid 10001 bgremover \
+    && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin bgremover
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
 COPY --from=build /app /app

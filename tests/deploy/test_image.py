@@ -18,11 +18,12 @@ import time
 import numpy as np
 import pytest
 import requests
+import yaml
 from PIL import Image
 from urllib3 import encode_multipart_formdata
 
 from tests.deploy.container import Engine
-from tests.services import AppServer, NginxServer, RedisServer, free_port
+from tests.services import ROOT, AppServer, NginxServer, RedisServer, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -90,7 +91,7 @@ for status in glob.glob('/proc/[0-9]*/status'):
         uids[status.split('/')[2]] = int(next(l for l in f if l.startswith('Uid:')).split()[1])
 print(json.dumps({"uids": uids, "pid1": open('/proc/1/cmdline').read().split(chr(0))[:3],
                   "interfaces": [l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]],
-                  "me": os.getuid()}))
+                  "me": os.getuid(), "group": os.getgid()}))
 """
 
 
@@ -124,8 +125,11 @@ def start_period_s(config) -> float:
 
 @pytest.fixture(scope="module")
 def offline(engine, image, config) -> dict:
-    """The image as it ships, in a container that has no network at all; one worker, so one rate-limit count."""
-    name = engine.run(image, "--network=none", env={"WEB_CONCURRENCY": "1"})
+    """The image as it ships, with no network at all and, as Kubernetes runs it, a read-only root and a /tmp.
+
+    One worker, so one rate-limit count.
+    """
+    name = engine.run(image, "--network=none", "--read-only", "--tmpfs=/tmp", env={"WEB_CONCURRENCY": "1"})
     return {"name": name, "ready_after_s": engine.wait_ready(name, 3 * start_period_s(config))}
 
 
@@ -153,6 +157,9 @@ def test_it_runs_as_its_user_with_no_network(engine, offline):
     assert seen["me"] != 0 and set(seen["uids"].values()) == {seen["me"]}  # gunicorn, its workers, this probe
     assert seen["pid1"][1].endswith("/gunicorn") and len(seen["uids"]) >= 3  # master (python gunicorn), a worker
     assert seen["interfaces"] == ["lo"]
+    deployment = yaml.safe_load((ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]["securityContext"]
+    assert (seen["me"], seen["group"]) == (pod["runAsUser"], pod["runAsGroup"])  # the manifest's numbers are its
 
 
 def test_the_models_the_defaults_load_are_baked_in(engine, offline):
