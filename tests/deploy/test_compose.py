@@ -61,6 +61,11 @@ def test_the_services_are_the_app_redis_and_nginx(compose):
     assert "ports" not in services["app"] and "ports" not in services["redis"]  # only nginx is published
 
 
+def test_the_app_image_is_the_one_make_image_tags(compose):
+    default = re.search(r"^IMAGE\s*\?=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert default and compose["services"]["app"]["image"] == default[1]
+
+
 def test_the_app_environment_is_valid_settings(compose):
     env = compose["services"]["app"]["environment"]
     fields = {name.upper() for name in Settings.model_fields}
