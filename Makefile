@@ -83,7 +83,8 @@ base-image:
 
 ## test-image: build the image, then run it and check it end to end (tests/deploy/test_image.py, test_compose.py)
 test-image: image dev
-	BGREMOVER_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) $(BIN)/pytest -q -p no:cacheprovider -m image tests/deploy
+	BGREMOVER_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/deploy/test_compose.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage
