@@ -13,6 +13,7 @@ from tqdm import tqdm
 from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
 from bgremover.processing.decode import MIMETYPES
 from bgremover.processing.options import OPTIONS
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.settings import Settings, SettingsError, load_settings
 
 # The file suffixes of the input formats the decoder accepts (decode.MIMETYPES), and their common variants.
@@ -82,11 +83,14 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
     if not files:
         raise click.UsageError("No image files found in the given paths")
     registry = ModelRegistry.from_settings(settings)
+    model = options.model or settings.model_name
+    cascade = settings.cascade_model if model == settings.model_name and options.refine != "none" else None
     try:
-        registry.load(options.model or settings.model_name)
+        for name in (model, cascade) if cascade else (model,):
+            registry.load(name)
     except (ModelUnavailable, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(registry, settings.model_name, settings.image_limits)
+    engine = Engine(registry, settings.model_name, settings.image_limits, cascade)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)
@@ -104,7 +108,12 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
         target = out_dir / f"{path.stem}-no-bg.{result.extension}"
         target.write_bytes(result.data)
         if len(files) == 1:
-            click.echo(f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes)")
+            click.echo(
+                f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes, "
+                f"certainty {result.certainty:.2f})"
+            )
+        elif result.certainty < UNSURE_CERTAINTY:
+            tqdm.write(f"unsure: {path} (certainty {result.certainty:.2f}): worth a look", sys.stderr)
     click.echo(f"{len(files) - failed} done, {failed} failed, results in {out_dir}", err=True)
     sys.exit(1 if failed else 0)
 

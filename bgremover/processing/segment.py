@@ -55,6 +55,7 @@ class Plan:
     fallback: Plan | None = None  # used instead where the cascade model finds less than FALLBACK_AREA of the subject
 
 
+UNSURE_CERTAINTY = 0.9  # a cut-out less sure than this is worth a person's look (docs/quality.md)
 ALWAYS = -1.0  # a gate every mask is above
 SHARPEN = 2.0  # a mean re-sharpened as clip((a − 0.5)·k + 0.5): averaging softens, and softness costs MAE
 FALLBACK_AREA = 0.2  # the cascade model's subject area, as a share of the primary's, under which it is ignored
