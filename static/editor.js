@@ -37,6 +37,7 @@
     this.layers = layers;
     this.undoStack = layers.undoStack || (layers.undoStack = []);
     this.redoStack = layers.redoStack || (layers.redoStack = []);
+    this.fitFrame();
     this.resize();
     this.fit();
     this.changed(false);
@@ -67,6 +68,16 @@
     this.canvas.height = Math.round(this.cssHeight * dpr);
     this.dpr = dpr;
     if (this.view.fitted) this.fit(); else this.redraw();
+  };
+
+  /* The frame takes the image's shape, up to the height the style sheet allows (no empty bands on a phone). */
+  Editor.prototype.fitFrame = function () {
+    var frame = this.canvas.parentElement;
+    if (!this.layers) return;
+    frame.style.height = "";
+    var most = frame.getBoundingClientRect().height;
+    var shaped = frame.clientWidth * this.layers.height / this.layers.width;
+    frame.style.height = Math.round(Math.max(Math.min(most, shaped), Math.min(most, 200))) + "px";
   };
 
   Editor.prototype.fitZoom = function () {
@@ -382,6 +393,7 @@
     });
     document.addEventListener("keyup", function (e) { if (e.key === " ") spaceHeld = false; });
     if (window.ResizeObserver) new ResizeObserver(function () { self.resize(); }).observe(canvas);
+    window.addEventListener("resize", function () { self.fitFrame(); });
   };
 
   Editor.prototype.pinchStart = function () {

@@ -47,7 +47,7 @@ def cast(alpha: np.ndarray, params: ShadowParams = PARAMS) -> np.ndarray:
     if alpha.dtype == np.uint8:
         small *= 1.0 / 255.0
     side = max(height, width) * scale
-    shift = np.float32([[1, 0, params.offset_x * side], [0, 1, params.offset_y * side]])
+    shift = np.array([[1, 0, params.offset_x * side], [0, 1, params.offset_y * side]], np.float32)
     moved = cv2.warpAffine(small, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     sigma = params.blur * side
     if sigma > 0:  # outside the frame counts as no subject (as a canvas blur filter treats it)

@@ -31,7 +31,7 @@ def view(page) -> tuple[float, float, float, dict]:
 
 
 def stroke_across_subject(page, rgba: np.ndarray, tool: str, size: int = 40) -> tuple[np.ndarray, float]:
-    """A horizontal hard-edged stroke across the subject's widest opaque row; each pixel's distance to it, and the radius."""
+    """A hard-edged stroke along the subject's widest opaque row: each pixel's distance to it, and the radius."""
     page.click(f"#tool-{tool}")
     page.fill("#brush-size", str(size))
     page.fill("#brush-soft", "0")
@@ -55,7 +55,7 @@ def stroke_across_subject(page, rgba: np.ndarray, tool: str, size: int = 40) -> 
     return np.hypot(dx, ys - y), size / 2 / zoom
 
 
-def test_erase_restore_undo_and_redo_act_on_the_full_resolution_pixels(desktop, photo):
+def test_erase_restore_undo_and_redo_act_on_the_full_resolution_pixels(desktop, photo):  # noqa: F811
     page = desktop.open()
     page.set_input_files("#file", str(photo))
     desktop.wait_done()
@@ -93,7 +93,7 @@ def test_erase_restore_undo_and_redo_act_on_the_full_resolution_pixels(desktop, 
     assert np.array_equal(pixels(desktop.result_bytes()), restored)
 
 
-def test_swatch_picker_photo_and_blur_backgrounds_and_the_shadow(desktop, photo, tmp_path):
+def test_swatch_picker_photo_and_blur_backgrounds_and_the_shadow(desktop, photo, tmp_path):  # noqa: F811
     page = desktop.open()
     page.set_input_files("#file", str(photo))
     desktop.wait_done()
