@@ -25,6 +25,7 @@
   var busy = false;
   var nextId = 1;
   var SHADOW_PARAMS = JSON.parse(els.shadow.dataset.params);
+  window.BgCompose.workerUrl = form.dataset.encoder;
   var bgPhotoBitmap = null;
   var editor = new window.BgEditor(els.canvas, onEdit);
 
@@ -340,6 +341,7 @@
     els.canvas.setAttribute("aria-label", "The image " + item.name + " with its background removed: draw on it " +
       "with Erase or Restore; arrow keys pan, + and − zoom, 0 fits");
     describe();
+    if (!item.layers) document.body.dataset.editor = "loading";
     layersOf(item).then(function (layers) {
       if (item !== current || item.layers !== layers) return;
       editor.load(layers);
@@ -356,7 +358,6 @@
   /* The item's editable layers, made once from the upload and the server's cut-out. */
   function layersOf(item) {
     if (item.layers) return Promise.resolve(item.layers);
-    document.body.dataset.editor = "loading";
     var result = item.result;
     return window.BgCompose.loadLayers(item.file, result.blob).then(function (layers) {
       if (item.result === result) item.layers = layers;

@@ -1,13 +1,12 @@
 /* bgremover page: what the download is made of. The cut-out's layers, its background (transparent, a colour,
-   a photo, the original blurred), the drop shadow, trim and size, then PNG (encoded here, exact) or JPEG/WEBP.
-   Plain JavaScript, no build step; exposes window.BgCompose. */
+   a photo, the original blurred), the drop shadow, trim and size; encode-worker.js blends, resizes and
+   encodes off the main thread. Plain JavaScript, no build step; exposes window.BgCompose. */
 (function () {
   "use strict";
 
   var LOW_SIDE = 1024;  // shadows and blurred backgrounds are made at most this big, then stretched (they are soft)
   var BLUR_SHARE = 0.02;  // the blurred original's blur radius, as a share of the image's longer side
   var TRIM_ALPHA = 8;  // alpha at or below this is not subject when trimming (as the server's trim)
-  var MIMETYPES = { PNG: "image/png", JPEG: "image/jpeg", WEBP: "image/webp" };
   var EXTENSIONS = { PNG: "png", JPEG: "jpg", WEBP: "webp" };
 
   function canvas(width, height) {
@@ -145,137 +144,60 @@
     return { box: box, width: size.width, height: size.height };
   }
 
-  // ---- composing ---------------------------------------------------------------------------------------
-  /* Straight-alpha RGBA of the download at full resolution, before resizing: the subject over its background. */
-  function composePixels(layers, look, box) {
-    var src = layers.image.data, width = layers.width;
-    var out = new ImageData(box.width, box.height);
-    var dst = out.data;
-    var plain = look.mode === "transparent" && !look.fill && !look.shadow;
-    var bg = null;
-    if (!plain) {
-      var frame = canvas(box.width, box.height);
-      var fctx = frame.getContext("2d", { willReadFrequently: true });
-      paintBackground(fctx, layers, look, { x: -box.x, y: -box.y, width: layers.width, height: layers.height });
-      bg = fctx.getImageData(0, 0, box.width, box.height).data;
-    }
-    for (var y = 0; y < box.height; y++) {
-      var s = ((box.y + y) * width + box.x) * 4, d = y * box.width * 4;
-      if (plain) { dst.set(src.subarray(s, s + box.width * 4), d); continue; }
-      for (var x = 0; x < box.width; x++, s += 4, d += 4) {
-        var a = src[s + 3];
-        if (a === 255) { dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]; dst[d + 3] = 255; continue; }
-        var ba = bg[d + 3] * (255 - a) / 255;  // the background's share, over what the subject leaves
-        var oa = a + ba;
-        if (oa <= 0) { dst[d] = dst[d + 1] = dst[d + 2] = dst[d + 3] = 0; continue; }
-        dst[d] = (src[s] * a + bg[d] * ba) / oa;
-        dst[d + 1] = (src[s + 1] * a + bg[d + 1] * ba) / oa;
-        dst[d + 2] = (src[s + 2] * a + bg[d + 2] * ba) / oa;
-        dst[d + 3] = oa;
-      }
-    }
-    return out;
+  // ---- the download, made by encode-worker.js -----------------------------------------------------------
+  var worker = null, jobs = new Map(), nextJob = 1;
+
+  function encoder() {
+    if (worker) return worker;
+    worker = new Worker(window.BgCompose.workerUrl);
+    worker.onmessage = function (e) {
+      var job = jobs.get(e.data.id);
+      jobs.delete(e.data.id);
+      if (e.data.error) job.reject(new Error(e.data.error)); else job.resolve(e.data);
+    };
+    worker.onerror = function () {
+      jobs.forEach(function (job) { job.reject(new Error("the encoder stopped")); });
+      jobs.clear();
+      worker = null;
+    };
+    return worker;
   }
 
-  function resized(pixels, width, height) {
-    if (pixels.width === width && pixels.height === height) return pixels;
-    var from = canvas(pixels.width, pixels.height);
-    from.getContext("2d").putImageData(pixels, 0, 0);
-    var to = canvas(width, height);
-    var ctx = to.getContext("2d", { willReadFrequently: true });
-    ctx.imageSmoothingQuality = "high";
-    ctx.drawImage(from, 0, 0, width, height);
-    return ctx.getImageData(0, 0, width, height);
+  /* The subject's pixels in the kept box (a copy: the worker takes it) and the background's, or null. */
+  function boxPixels(layers, look, box) {
+    var src = layers.image.data, rowBytes = box.width * 4;
+    var subject = new Uint8ClampedArray(rowBytes * box.height);
+    for (var y = 0; y < box.height; y++) {
+      var s = ((box.y + y) * layers.width + box.x) * 4;
+      subject.set(src.subarray(s, s + rowBytes), y * rowBytes);
+    }
+    if (look.mode === "transparent" && !look.fill && !look.shadow) return { subject: subject, background: null };
+    var frame = canvas(box.width, box.height);
+    var fctx = frame.getContext("2d", { willReadFrequently: true });
+    paintBackground(fctx, layers, look, { x: -box.x, y: -box.y, width: layers.width, height: layers.height });
+    return { subject: subject, background: fctx.getImageData(0, 0, box.width, box.height).data };
   }
 
   /* The download: {blob, width, height, format}; `out` says format, quality, trim, size; `look` the background. */
-  async function render(layers, look, out) {
+  function render(layers, look, out) {
     var geometry = outputGeometry(layers, out);
     if (out.format === "JPEG" && look.mode === "transparent") look = Object.assign({}, look, { fill: "#ffffff" });
-    var pixels = resized(composePixels(layers, look, geometry.box), geometry.width, geometry.height);
-    var blob;
-    if (out.format === "PNG") {
-      blob = await encodePng(pixels);
-    } else {
-      var c = canvas(pixels.width, pixels.height);
-      c.getContext("2d").putImageData(pixels, 0, 0);
-      blob = await new Promise(function (resolve) {
-        c.toBlob(resolve, MIMETYPES[out.format], out.quality / 100);
-      });
-    }
-    return { blob: blob, width: pixels.width, height: pixels.height, format: out.format };
-  }
-
-  // ---- PNG (exact straight alpha, which a canvas's premultiplied pixels would round) -----------------------
-  var CRC_TABLE = (function () {
-    var table = new Uint32Array(256);
-    for (var n = 0; n < 256; n++) {
-      var c = n;
-      for (var k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-    return table;
-  })();
-
-  function crc32(bytes, start) {
-    var crc = start === undefined ? 0xffffffff : start;
-    for (var i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-    return crc;
-  }
-
-  function chunk(type, data) {
-    var head = new Uint8Array(8);
-    var view = new DataView(head.buffer);
-    view.setUint32(0, data.length);
-    for (var i = 0; i < 4; i++) head[4 + i] = type.charCodeAt(i);
-    var tail = new Uint8Array(4);
-    var crc = crc32(data, crc32(head.subarray(4)));
-    new DataView(tail.buffer).setUint32(0, (crc ^ 0xffffffff) >>> 0);
-    return [head, data, tail];
-  }
-
-  async function deflate(bytes) {
-    var stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  }
-
-  /* RGBA (no colour where fully transparent), or RGB when every pixel is opaque; each row with the "Up" filter,
-     compressed by the browser's zlib. */
-  async function encodePng(pixels) {
-    var width = pixels.width, height = pixels.height, src = pixels.data;
-    var opaque = true;
-    for (var i = 3; i < src.length; i += 4) { if (src[i] !== 255) { opaque = false; break; } }
-    var channels = opaque ? 3 : 4, stride = width * channels;
-    var raw = new Uint8Array((stride + 1) * height);
-    var row = new Uint8Array(stride), previous = new Uint8Array(stride);
-    for (var y = 0; y < height; y++) {
-      var s = y * width * 4;
-      if (opaque) {
-        for (var x = 0, d = 0; x < width; x++, s += 4, d += 3) { row[d] = src[s]; row[d + 1] = src[s + 1]; row[d + 2] = src[s + 2]; }
-      } else {
-        row.set(src.subarray(s, s + stride));
-        for (var c = 3; c < stride; c += 4) { if (row[c] === 0) row[c - 3] = row[c - 2] = row[c - 1] = 0; }  // smaller
-      }
-      var o = y * (stride + 1);
-      raw[o] = 2;  // filter: Up
-      for (var k = 0; k < stride; k++) raw[o + 1 + k] = (row[k] - previous[k]) & 0xff;
-      var t = previous; previous = row; row = t;
-    }
-    var header = new Uint8Array(13);
-    var view = new DataView(header.buffer);
-    view.setUint32(0, width);
-    view.setUint32(4, height);
-    header[8] = 8;  // bits per channel
-    header[9] = opaque ? 2 : 6;  // RGB or RGBA
-    var signature = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
-    var parts = [signature].concat(chunk("IHDR", header), chunk("IDAT", await deflate(raw)),
-      chunk("IEND", new Uint8Array(0)));
-    return new Blob(parts, { type: "image/png" });
+    var parts = boxPixels(layers, look, geometry.box);
+    var id = nextJob++;
+    var job = { id: id, subject: parts.subject.buffer, background: parts.background ? parts.background.buffer : null,
+                boxWidth: geometry.box.width, boxHeight: geometry.box.height, width: geometry.width,
+                height: geometry.height, format: out.format, quality: out.quality };
+    var transfer = [job.subject].concat(job.background ? [job.background] : []);
+    return new Promise(function (resolve, reject) {
+      jobs.set(id, { resolve: resolve, reject: reject });
+      encoder().postMessage(job, transfer);
+    }).then(function (done) {
+      return { blob: done.blob, width: done.width, height: done.height, format: out.format };
+    });
   }
 
   window.BgCompose = {
     loadLayers: loadLayers, paintBackground: paintBackground, outputGeometry: outputGeometry, render: render,
-    encodePng: encodePng, crc32: function (bytes) { return (crc32(bytes) ^ 0xffffffff) >>> 0; },
-    MIMETYPES: MIMETYPES, EXTENSIONS: EXTENSIONS
+    EXTENSIONS: EXTENSIONS, workerUrl: "encode-worker.js"  // app.js sets the versioned URL
   };
 })();
