@@ -71,19 +71,22 @@ def under(pixels: np.ndarray, alpha: np.ndarray, shade: np.ndarray, background: 
     else:
         behind_alpha = 0.0 if background is None else background[3] / 255.0
         color = np.zeros(3, np.float32) if background is None else np.array(background[:3], np.float32)
-    for top in range(0, pixels.shape[0], BAND_ROWS):
-        rows = slice(top, top + BAND_ROWS)
-        a = alpha[rows].astype(np.float32)
+    shaded = cv2.boundingRect(shade)  # (x, y, w, h) of the shadow: nothing changes elsewhere
+    left, right = shaded[0], shaded[0] + shaded[2]
+    for top in range(shaded[1], shaded[1] + shaded[3], BAND_ROWS):
+        rows = slice(top, min(top + BAND_ROWS, shaded[1] + shaded[3]))
+        box = (rows, slice(left, right))
+        a = alpha[box].astype(np.float32)
         if alpha.dtype == np.uint8:
             a *= 1.0 / 255.0
-        s = shade[rows].astype(np.float32) * (1.0 / 255.0)
-        behind = background[rows].astype(np.float32) if isinstance(background, np.ndarray) else color
-        out = pixels[rows].astype(np.float32)
+        s = shade[box].astype(np.float32) * (1.0 / 255.0)
+        behind = background[box].astype(np.float32) if isinstance(background, np.ndarray) else color
+        out = pixels[box].astype(np.float32)
         out_a = out[:, :, 3] / 255.0 if out.shape[2] == 4 else np.ones_like(a)
         # premultiplied: subject + (1 - a)(1 - s)·background = what was composed − (1 - a)·s·background
         premul = out[:, :, :3] * out_a[:, :, None] - ((1.0 - a) * s * behind_alpha)[:, :, None] * behind
         new_a = a + (1.0 - a) * (s + behind_alpha * (1.0 - s))
         rgb = premul / np.maximum(new_a, 1e-6)[:, :, None]
-        pixels[rows, :, :3] = np.clip(rgb + 0.5, 0, 255)
+        pixels[(*box, slice(0, 3))] = np.clip(rgb + 0.5, 0, 255)
         if pixels.shape[2] == 4:
-            pixels[rows, :, 3] = np.clip(new_a * 255.0 + 0.5, 0, 255)
+            pixels[(*box, 3)] = np.clip(new_a * 255.0 + 0.5, 0, 255)
