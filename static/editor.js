@@ -407,7 +407,8 @@
     if (pts.length < 2) return;
     var distance = Math.hypot(pts[0].x - pts[1].x, pts[0].y - pts[1].y) || 1;
     var centre = { x: (pts[0].x + pts[1].x) / 2, y: (pts[0].y + pts[1].y) / 2 };
-    var zoom = g.view.zoom * distance / g.distance;
+    var low = this.fitZoom() * MIN_ZOOM_SHARE;
+    var zoom = Math.min(MAX_ZOOM, Math.max(low, g.view.zoom * distance / g.distance));
     var k = zoom / g.view.zoom;
     this.setView(zoom, centre.x - (g.centre.x - g.view.x) * k, centre.y - (g.centre.y - g.view.y) * k);
   };
