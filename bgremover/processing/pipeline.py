@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from bgremover.errors import ProcessingTimeout
-from bgremover.processing import compose, decode, encode, geometry, refine, segment
+from bgremover.processing import compose, decode, encode, geometry, refine, segment, shadow
 from bgremover.processing.options import Options, unknown_model
 
 WHITE = (255, 255, 255, 255)
@@ -147,6 +147,8 @@ class Engine:
         rgb, alpha = cutout.rgb, cutout.alpha
         cutout.rgb = cutout.alpha = np.empty((0, 0), np.uint8)  # the cut-out is spent: its arrays go with compose
         with cutout.stage("compose"):
+            shade = shadow.cast(alpha) if options.shadow and not options.mask_only and options.format != "ZIP" else None
+            behind: shadow.Background = background
             if options.format == "ZIP":  # colours and matte apart: no background, whatever was asked
                 pixels = compose.compose(rgb, alpha, None)
             elif options.mask_only:
@@ -160,6 +162,9 @@ class Engine:
                 if bg is None:  # the transparent path needs only the 8-bit matte: the float one goes first
                     alpha = compose.to_uint8(alpha)
                 pixels = compose.compose(rgb, alpha, bg)
+                behind = bg
+            if shade is not None:  # the shadow goes between the subject and what it was composed over
+                shadow.under(pixels, alpha, shade, behind)
             del rgb, alpha
         with cutout.stage("encode"):
             out = encode.encode(pixels, options.format, options.effective_quality)
