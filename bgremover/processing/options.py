@@ -70,6 +70,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("max_height", "int", "Downscale to at most this height", None, 100, 4000),
     OptionSpec("preset", "choice", "Fills format, quality and size", choices=_choices(list(PRESETS))),
     OptionSpec("bg_color", "color", "Background colour instead of transparency"),
+    OptionSpec("shadow", "bool", "Add a soft drop shadow under the subject", False),
     OptionSpec("trim", "bool", "Crop to the subject", False),
     OptionSpec("trim_padding", "int", "Margin kept around the subject when trimming", 10, 0, 500),
     OptionSpec("refine", "choice", "Edge refinement", "standard", choices=_choices(REFINE_LEVELS)),
@@ -90,6 +91,7 @@ class Options:
     max_height: int | None = None
     preset: str | None = None
     bg_color: tuple[int, int, int, int] | None = None
+    shadow: bool = bool(SPECS["shadow"].default)
     trim: bool = bool(SPECS["trim"].default)
     trim_padding: int = int(SPECS["trim_padding"].default)  # type: ignore[call-overload]
     refine: str = str(SPECS["refine"].default)

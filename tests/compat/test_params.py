@@ -86,7 +86,7 @@ def test_removebg_bad_values_are_400s_naming_the_field(fields):
 
 def test_unknown_and_ignored_fields_change_nothing():
     ignored_fields = {name: "true" for name in ignored(removebg.FIELDS)}
-    assert ignored(removebg.FIELDS) == ["type_level", "semitransparency", "add_shadow", "shadow_type", "shadow_opacity"]
+    assert ignored(removebg.FIELDS) == ["type_level", "semitransparency", "shadow_type", "shadow_opacity"]
     assert job(**ignored_fields, whatever="x") == job()
 
 
