@@ -57,7 +57,7 @@ def cases(bf16: bool) -> dict[str, Callable[[], object]]:
             model = load(backend, precision, threads)
             out[f"320 px, {backend} {precision}, {threads} thread(s)"] = lambda m=model: m.predict(at[320])
     default = resolve("openvino", "auto").precision
-    threads = load_settings().ort_threads
+    threads = load_settings().model_threads
     model = load("openvino", default, threads)
     model.warm(256)
     model.warm(384)

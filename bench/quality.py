@@ -149,18 +149,18 @@ def main() -> None:
     registry = ModelRegistry.from_settings(settings)
     models = {registry.inference.precision: registry.load(settings.model_name)}
     if "f32" not in models:  # the reference precision, on the same backend and threads
-        reference = ModelRegistry(settings.u2net_home, settings.ort_threads, registry.inference.backend, "f32")
+        reference = ModelRegistry(settings.u2net_home, settings.model_threads, registry.inference.backend, "f32")
         models["f32"] = reference.load(settings.model_name)
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Quality, `{settings.model_name}`, {date.today()}, {platform.processor() or platform.machine()}, "
-        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}",
+        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",
         "",
     ]
     for name in args.sets.split(","):
-        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.ort_threads)
+        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.model_threads)
         out += [table(name, rows), ""]
     if not args.no_timing:
         ms = end_to_end_ms(Engine(registry, settings.model_name, limits), args.data.resolve())

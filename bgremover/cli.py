@@ -11,13 +11,13 @@ import click
 from tqdm import tqdm
 
 from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
-from bgremover.processing.decode import MIMETYPES
+from bgremover.processing.decode import INPUT_MIMETYPES, Limits
 from bgremover.processing.options import OPTIONS
 from bgremover.settings import Settings, SettingsError, load_settings
 
-# The file suffixes of the input formats the decoder accepts (decode.MIMETYPES), and their common variants.
-IMAGE_SUFFIXES = {ext for mime in MIMETYPES.values() for ext in mimetypes.guess_all_extensions(mime)} | {
-    f".{fmt.lower()}" for fmt in MIMETYPES
+# The file suffixes of the input formats the decoder accepts, and their common variants.
+IMAGE_SUFFIXES = {ext for mime in INPUT_MIMETYPES.values() for ext in mimetypes.guess_all_extensions(mime)} | {
+    f".{fmt.lower()}" for fmt in INPUT_MIMETYPES
 }
 
 
@@ -86,7 +86,11 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
         registry.load(options.model or settings.model_name)
     except (ModelUnavailable, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(registry, settings.model_name, settings.image_limits)
+    engine = Engine(
+        registry,
+        settings.model_name,
+        Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels),
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)
@@ -136,7 +140,7 @@ def models(ctx: click.Context) -> None:
     except (BackendUnavailable, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
-        f"Inference: {inference.backend}, {inference.precision}, {settings.ort_threads} thread(s) per worker "
+        f"Inference: {inference.backend}, {inference.precision}, {settings.model_threads} thread(s) per worker "
         f"(INFERENCE_BACKEND={settings.inference_backend}, INFERENCE_PRECISION={settings.inference_precision})"
     )
 
@@ -213,7 +217,7 @@ def keys_list() -> None:
 
     settings = _settings()
     try:
-        found = KeyStore.from_settings(settings).keys if settings.api_keys_enabled else []
+        found = KeyStore.load(settings.api_keys, settings.api_keys_file).keys if settings.api_keys_enabled else []
     except KeyFileError as exc:
         raise click.ClickException(str(exc)) from None
     if not found:

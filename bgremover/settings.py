@@ -1,17 +1,19 @@
-"""One typed settings object: defaults, then the environment and `.env`, then validation."""
+"""One typed settings object: defaults, then the environment and `.env`, then validation.
+
+Settings hold plain values (numbers, strings, paths, lists of strings) and import nothing of bgremover: the app
+factory hands them to what they configure (the key store, the URL allow-list, the engine's image limits), and
+those check what only they understand, naming the setting.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from bgremover.processing.decode import Limits
 
 MiB = 1024 * 1024
 CommaList = Annotated[list[str], NoDecode]
@@ -72,8 +74,12 @@ class Settings(BaseSettings):
     processing_timeout_s: float = Field(
         60.0, gt=0, le=100, description="Seconds one image may take before a 504 (below gunicorn's 120 s)"
     )
-    ort_threads: int = Field(
-        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="Model threads per worker (either backend)"
+    model_threads: int = Field(
+        default_factory=lambda: min(2, _cores()),
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("model_threads", "ort_threads"),  # ORT_THREADS: the old name; this one wins
+        description="Model threads per worker, for either backend (old name: ORT_THREADS)",
     )
     inference_backend: Literal["auto", Backend] = Field(
         "auto", description="Runs the model: auto picks OpenVINO when installed, else onnxruntime"
@@ -129,23 +135,6 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
-    @field_validator("image_url_allow_hosts")
-    @classmethod
-    def _hosts(cls, value: list[str]) -> list[str]:
-        from bgremover.web.addresses import AllowList
-
-        AllowList.parse(value)
-        return [item.lower() for item in value]
-
-    @field_validator("api_keys")
-    @classmethod
-    def _env_keys(cls, value: list[str]) -> list[str]:
-        from bgremover.apikeys import parse_entry
-
-        for entry in value:
-            parse_entry(entry)
-        return value
-
     @field_validator("u2net_home", "read_file_dir", "log_file", "image_url_ca_bundle", "api_keys_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
@@ -172,10 +161,6 @@ class Settings(BaseSettings):
             raise ValueError(f"READ_FILE_DIR is not a directory: {self.read_file_dir}")
         if self.image_url_ca_bundle is not None and not self.image_url_ca_bundle.is_file():
             raise ValueError(f"IMAGE_URL_CA_BUNDLE is not a file: {self.image_url_ca_bundle}")
-        if self.api_keys_enabled:
-            from bgremover.apikeys import KeyStore
-
-            KeyStore.from_settings(self)  # a malformed file or a duplicate name stops the start
         if self.inference_backend == "onnxruntime" and self.inference_precision in ("bf16", "int8"):
             raise ValueError(
                 f"INFERENCE_PRECISION={self.inference_precision} needs INFERENCE_BACKEND=openvino or auto "
@@ -194,16 +179,18 @@ class Settings(BaseSettings):
         return self.ratelimit_storage_uri or self.redis_url or "memory://"
 
     @property
-    def image_limits(self) -> Limits:
-        """The image sizes the engine accepts (MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS)."""
-        from bgremover.processing.decode import Limits  # late: the gunicorn master reads settings without numpy
-
-        return Limits(self.min_image_side, self.max_image_side, self.max_image_pixels)
-
-    @property
     def model_names(self) -> list[str]:
         """Every model this process loads: the default first, then the extra ones."""
         return list(dict.fromkeys([self.model_name, *self.models]))
+
+
+def setting_name(field: str) -> str:
+    """A field's environment name, with the old names it is still read under: `MODEL_THREADS (or ORT_THREADS)`."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    choices = alias.choices if isinstance(alias, AliasChoices) else []
+    old = [str(choice).upper() for choice in choices if choice != field]
+    return field.upper() + "".join(f" (or {name})" for name in old)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -213,7 +200,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]).upper()
+            name = setting_name(".".join(str(p) for p in err["loc"]))
             if not name:  # a rule across settings: its message names them
                 lines.append(f"Invalid settings: {err['msg'].removeprefix('Value error, ')}")
                 continue

@@ -12,9 +12,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bgremover.apikeys import add_key, hash_key, read_file
+from bgremover.apikeys import KeyFileError, add_key, hash_key, read_file
 from bgremover.cli import main
-from bgremover.settings import SettingsError, load_settings
 from tests.api.test_errors import assert_error
 from tests.services import AppServer, RedisServer
 
@@ -88,15 +87,15 @@ def test_api_keys_from_the_environment(make_app):
     key = "k" * 43
     client = make_app(api_keys=[f"ci:{hash_key(key)}:1"]).test_client()
     assert [cheap(client, **{"X-Api-Key": key}).status_code for _ in range(2)] == [415, 429]
-    with pytest.raises(SettingsError, match="Invalid setting API_KEYS"):
-        load_settings(_env_file=None, api_keys=[f"ci:{key}"])  # a plaintext key instead of its hash
+    with pytest.raises(KeyFileError, match="API_KEYS: key 'ci' needs a sha256"):
+        make_app(api_keys=[f"ci:{key}"])  # a plaintext key instead of its hash
 
 
-def test_a_malformed_key_file_stops_the_start(tmp_path):
+def test_a_malformed_key_file_stops_the_start(make_app, tmp_path):
     bad = tmp_path / "keys.json"
     bad.write_text('{"keys": [{"name": "x", "sha256": "plaintext-key"}]}')
-    with pytest.raises(SettingsError, match="API_KEYS_FILE"):
-        load_settings(_env_file=None, api_keys_file=bad)
+    with pytest.raises(KeyFileError, match=r"API_KEYS_FILE .*entry 0: key 'x' needs a sha256"):
+        make_app(api_keys_file=bad)
 
 
 def cli(*args: str, env: dict[str, str]):

@@ -272,14 +272,18 @@ def test_allow_list_by_name_and_by_network():
     assert allow.allows("IMAGES.internal.", [ipaddress.ip_address("192.168.0.1")])
     assert allow.allows("anything", [ten, two])
     assert not allow.allows("anything", [ten, ipaddress.ip_address("127.0.0.1")])  # every address must be listed
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="IMAGE_URL_ALLOW_HOSTS: not a host name"):
         AllowList.parse(["not a host!"])
+
+
+def test_an_invalid_allow_listed_host_stops_the_app_before_any_fetch(make_app):
+    with pytest.raises(ValueError, match="IMAGE_URL_ALLOW_HOSTS: not a host name, IP address or network: 'not a host'"):
+        make_app(image_url_enabled=True, image_url_allow_hosts="images.internal, not a host")
 
 
 @pytest.mark.parametrize(
     "env,name",
     [
-        ({"IMAGE_URL_ALLOW_HOSTS": "images.internal, not a host"}, "IMAGE_URL_ALLOW_HOSTS"),
         ({"IMAGE_URL_DEADLINE_S": "0"}, "IMAGE_URL_DEADLINE_S"),
         ({"IMAGE_URL_CA_BUNDLE": "/nonexistent/ca.pem"}, "IMAGE_URL_CA_BUNDLE"),
     ],
