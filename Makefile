@@ -45,7 +45,7 @@ test: lint model checkov
 	$(BIN)/pytest --cov --cov-report=term
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg (docs/quality.md)
 quality: model
 	$(BIN)/python -m bench.quality
 

@@ -3,7 +3,7 @@
     python -m bench.views_eval duts-te-150,alphamatting-train-lowres STRATEGY,STRATEGY,...
 
 Reads `bench.views_cache`'s masks; prints MAE, IoU, SAD and model passes per image (in 320-px passes) per
-strategy. The strategies behind README "Quality": `bf` (one pass), `g0.02_med3` (standard), `high5c` (high).
+strategy. The strategies behind docs/quality.md: `bf` (one pass), `g0.02_med3` (standard), `high5c` (high).
 Extra views (`bf320gm`, `bf320g65`, `bf384g`) are read from a second cache when present (`--need3`).
 """
 

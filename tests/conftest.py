@@ -21,7 +21,7 @@ DATA = Path(os.environ.get("BGREMOVER_DATA", ROOT.parent / "shared" / "data")).r
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The evaluation data; its absence fails (it is part of the test contract, see README)."""
+    """The evaluation data; its absence fails (it is part of the test contract, see docs/operations.md)."""
     if not (DATA / "duts-te-150").is_dir():
         pytest.fail(f"evaluation data not found at {DATA} (set BGREMOVER_DATA)")
     return DATA
