@@ -51,24 +51,41 @@ class Settings(BaseSettings):
     max_image_side: int = Field(4096, ge=100, description="Largest accepted image side in pixels")
     max_image_pixels: int = Field(4096 * 4096, ge=10_000, description="Largest accepted width × height in pixels")
     ratelimit_enabled: bool = Field(True, description="Rate limiting on or off (off for benchmarks)")
-    rate_limit_remove_bg_per_hour: int = Field(10, ge=1, description="Requests to /remove-background per client per hour")
-    rate_limit_preview_per_hour: int = Field(20, ge=1, description="Requests to /remove-background-preview per client per hour")
-    rate_limit_base64_per_hour: int = Field(30, ge=1, description="Requests to /remove-background-base64 per client per hour")
+    rate_limit_remove_bg_per_hour: int = Field(
+        10, ge=1, description="Requests to /remove-background per client per hour"
+    )
+    rate_limit_preview_per_hour: int = Field(
+        20, ge=1, description="Requests to /remove-background-preview per client per hour"
+    )
+    rate_limit_base64_per_hour: int = Field(
+        30, ge=1, description="Requests to /remove-background-base64 per client per hour"
+    )
     rate_limit_read_file_per_hour: int = Field(15, ge=1, description="Requests to /read-file per client per hour")
-    rate_limit_removebg_per_hour: int = Field(50, ge=1, description="Requests to remove.bg's POST /v1.0/removebg per client per hour")
-    rate_limit_rembg_per_hour: int = Field(50, ge=1, description="Requests to rembg's /api/remove (GET and POST together) per client per hour")
-    redis_url: str | None = Field(None, description="Redis for rate limits shared by workers and nodes; unset: each worker counts in its memory")
+    rate_limit_removebg_per_hour: int = Field(
+        50, ge=1, description="Requests to remove.bg's POST /v1.0/removebg per client per hour"
+    )
+    rate_limit_rembg_per_hour: int = Field(
+        50, ge=1, description="Requests to rembg's /api/remove (GET and POST together) per client per hour"
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for rate limits shared by workers and nodes; unset: each worker counts in its memory"
+    )
     ratelimit_storage_uri: str | None = Field(None, description="Limiter storage; overrides REDIS_URL")
-    trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Proxies in front whose X-Forwarded-For is believed (1 behind the nginx site)")
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=5, description="Proxies in front whose X-Forwarded-For is believed (1 behind the nginx site)"
+    )
     cors_origins: CommaList = Field(
-        default_factory=list, description="Origins allowed by CORS (comma-separated, * for any); empty: no cross-origin access"
+        default_factory=list,
+        description="Origins allowed by CORS (comma-separated, * for any); empty: no cross-origin access",
     )
     read_file_dir: Path | None = Field(None, description="Directory /read-file serves; unset: /read-file is off")
     metrics_allowed_ips: CommaList = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="IPs or networks that may read /metrics (comma-separated)",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="Log level of the JSON logs")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Log level of the JSON logs"
+    )
     log_file: Path | None = Field(None, description="Also write JSON logs to this file")
     web_concurrency: int = Field(default_factory=_cores, ge=1, le=64, description="gunicorn worker processes")
     processing_timeout_s: float = Field(
@@ -102,7 +119,9 @@ class Settings(BaseSettings):
     batch_deadline_s: float = Field(
         90.0, gt=0, le=110, description="Processing time of one batch; later files fail (below gunicorn's 120 s)"
     )
-    rate_limit_batch_per_hour: int = Field(40, ge=1, description="Images through /remove-background-batch per client per hour (a batch of N counts N)")
+    rate_limit_batch_per_hour: int = Field(
+        40, ge=1, description="Images through /remove-background-batch per client per hour (a batch of N counts N)"
+    )
     api_keys_file: Path | None = Field(None, description="JSON file of hashed API keys; set: keys are required")
     api_keys: CommaList = Field(
         default_factory=list, description="API keys as name:sha256hex[:limit_per_hour] (comma-separated)"
