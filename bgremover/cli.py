@@ -186,12 +186,22 @@ def _key_file(settings: Settings) -> Path:
     return settings.api_keys_file
 
 
+def _env_key_names(settings: Settings) -> set[str]:
+    """The names of the API_KEYS entries; a malformed entry is an error naming API_KEYS, not a traceback."""
+    from bgremover.apikeys import KeyFileError, parse_entry
+
+    try:
+        return {parse_entry(entry).name for entry in settings.api_keys}
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @keys.command("add")
 @click.argument("name")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Hourly limit per endpoint for this key")
 def keys_add(name: str, limit: int | None) -> None:
     """Make a key for NAME, print it once, and store only its SHA-256 hash."""
-    from bgremover.apikeys import KeyFileError, add_key, hash_key, new_key, parse_entry
+    from bgremover.apikeys import KeyFileError, add_key, hash_key, new_key
 
     settings = _settings()
     if settings.api_keys_file is None:  # env-only set-ups: print the API_KEYS entry to paste
@@ -200,7 +210,7 @@ def keys_add(name: str, limit: int | None) -> None:
         click.echo(key)
         click.echo(f"API_KEYS_FILE is not set: add this entry to API_KEYS (comma-separated): {entry}", err=True)
         return
-    if any(parse_entry(e).name == name for e in settings.api_keys):
+    if name in _env_key_names(settings):
         raise click.ClickException(f"{name!r} is already a key in API_KEYS")
     try:
         key, _ = add_key(settings.api_keys_file, name, limit)
@@ -232,10 +242,10 @@ def keys_list() -> None:
 @click.argument("name")
 def keys_revoke(name: str) -> None:
     """Revoke the key NAME: running servers refuse it (403) from their next request on."""
-    from bgremover.apikeys import KeyFileError, parse_entry, revoke_key
+    from bgremover.apikeys import KeyFileError, revoke_key
 
     settings = _settings()
-    if any(parse_entry(e).name == name for e in settings.api_keys):
+    if name in _env_key_names(settings):
         raise click.ClickException(f"{name!r} is in API_KEYS: remove it there and restart")
     try:
         revoke_key(_key_file(settings), name)

@@ -103,6 +103,13 @@ def cli(*args: str, env: dict[str, str]):
     return CliRunner().invoke(main, ["keys", *args], env=env)
 
 
+@pytest.mark.parametrize("command", [["add", "dave"], ["revoke", "dave"], ["list"]])
+def test_cli_names_a_malformed_api_keys_entry(tmp_path, command):
+    done = cli(*command, env={"API_KEYS": "dave-without-a-hash", "API_KEYS_FILE": str(tmp_path / "keys.json")})
+    assert done.exit_code == 1 and "API_KEYS: each entry is name:sha256hex" in done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)  # an error message, not a traceback
+
+
 def test_cli_add_list_revoke_and_a_running_app_sees_the_revocation(make_app, tmp_path):
     env = {"API_KEYS_FILE": str(tmp_path / "keys.json")}
     added = cli("add", "carol", "--limit", "7", env=env)
