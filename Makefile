@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
-$(DEV): requirements-dev.txt $(STAMP)
+$(DEV): requirements-dev.txt requirements-int8.txt $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -31,7 +31,7 @@ dev: $(DEV)
 
 checkov: $(CHECKOV_STAMP)
 
-## model: provision MODEL_NAME (default u2netp) into U2NET_HOME (default ~/.u2net), offline-safe
+## model: provision the models the settings load (u2netp and u2net by default) into U2NET_HOME (~/.u2net), offline
 model: $(STAMP)
 	$(BIN)/bgremover models fetch
 

@@ -50,14 +50,11 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     observability.setup_logging(settings.log_level, settings.log_file)
-    fresh = registry is None
     if registry is None:
         registry = ModelRegistry.from_settings(settings)
         for name in settings.model_names:
-            registry.load(name)
-    engine = Engine(registry, settings.model_name, limits)
-    if fresh:
-        engine.warm()
+            registry.load(name)  # each model is warmed as it loads
+    engine = Engine(registry, settings.model_name, limits, settings.cascade_model)
     services.init_app(app, services.Services(settings, registry, engine, keys))
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request

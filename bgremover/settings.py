@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra installed models a request may pick with `model` (comma-separated)",
     )
+    cascade_model: str | None = Field(
+        "u2net",
+        description="Model that re-decides where MODEL_NAME is unsure (standard, high); none: MODEL_NAME alone",
+    )
     u2net_home: Path = Field(Path("~/.u2net"), description="Directory holding the model files")
     max_content_length: int = Field(16 * MiB, ge=1024, description="Largest request body in bytes")
     min_image_side: int = Field(50, ge=1, description="Smallest accepted image side in pixels")
@@ -172,8 +176,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("cascade_model", mode="before")
+    @classmethod
+    def _none_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off", "false") else value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.cascade_model == self.model_name:
+            raise ValueError("CASCADE_MODEL must differ from MODEL_NAME (or be none)")
         if self.min_image_side > self.max_image_side:
             raise ValueError("MIN_IMAGE_SIDE must not exceed MAX_IMAGE_SIDE")
         if self.read_file_dir is not None and not self.read_file_dir.is_dir():
@@ -199,8 +210,9 @@ class Settings(BaseSettings):
 
     @property
     def model_names(self) -> list[str]:
-        """Every model this process loads: the default first, then the extra ones."""
-        return list(dict.fromkeys([self.model_name, *self.models]))
+        """Every model this process loads: the default first, the cascade's second model, then the extra ones."""
+        cascade = [self.cascade_model] if self.cascade_model else []
+        return list(dict.fromkeys([self.model_name, *cascade, *self.models]))
 
 
 def setting_name(field: str) -> str:

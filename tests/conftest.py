@@ -37,16 +37,17 @@ def settings():
 
 @pytest.fixture(scope="session")
 def registry(settings) -> ModelRegistry:
-    """The real default model, loaded and warmed once for the whole run."""
+    """The real default models (the primary and the cascade's), loaded and warmed once for the whole run."""
     reg = ModelRegistry.from_settings(settings)
-    reg.load(settings.model_name)
+    for name in settings.model_names:
+        reg.load(name)
     return reg
 
 
 @pytest.fixture(scope="session")
 def engine(registry, settings) -> Engine:
-    """The processing engine with the default limits."""
-    return Engine(registry, settings.model_name, Limits())
+    """The processing engine with the default limits and the default cascade."""
+    return Engine(registry, settings.model_name, Limits(), settings.cascade_model)
 
 
 @pytest.fixture(scope="session")

@@ -129,12 +129,14 @@ def test_every_link_between_pages_leads_somewhere():
 
 
 def test_every_test_and_file_the_pages_name_exists():
-    """A page that says `test_x` proves something, or names `bench/x.py`, names something that is there."""
+    """A page that says `test_x` proves something, or names `bench/x.py` or `python -m bench.x`, names what is there."""
     tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))
     missing = []
     for page in PAGES:
         body = page.read_text(encoding="utf-8")
         missing += [f"{page.name}: {n}" for n in re.findall(r"`(test_\w+)`", body) if f"def {n}(" not in tests]
+        modules = re.findall(r"python -m (bench\.\w+)", body)
+        missing += [f"{page.name}: {m}" for m in modules if not (ROOT / (m.replace(".", "/") + ".py")).exists()]
         for path in re.findall(r"`((?:bgremover|bench|tests|deploy|nginx|templates|static)/[\w./-]*\w)`", body):
             if not (ROOT / path).exists() and not (ROOT / "bgremover" / path).exists():
                 missing.append(f"{page.name}: {path}")

@@ -39,6 +39,7 @@ class Result:
     input_size: int
     options: Options
     model_passes: int = 1
+    certainty: float = 1.0  # how sure the segmentation is, in [0, 1] (segment.certainty)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -75,6 +76,7 @@ class Cutout:
     alpha: np.ndarray
     input_size: int
     model_passes: int = 1
+    certainty: float = 1.0
     deadline: float | None = None  # a time.monotonic() instant after which no stage starts
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -92,15 +94,17 @@ class Cutout:
 class Engine:
     """Removes backgrounds; knows nothing of HTTP, so the API, the CLI and the benchmarks share it."""
 
-    def __init__(self, models: ModelSource, default_model: str, limits: decode.Limits | None = None):
+    def __init__(
+        self,
+        models: ModelSource,
+        default_model: str,
+        limits: decode.Limits | None = None,
+        cascade_model: str | None = None,
+    ):
         self.models = models
         self.default_model = default_model
+        self.cascade_model = cascade_model  # re-decides where the default model is unsure (segment.py)
         self.limits = limits or decode.Limits()
-
-    def warm(self) -> None:
-        """Run each loaded model once at every view shape segmentation uses (before serving traffic)."""
-        for name in self.models.names:
-            segment.warm(self.models.get(name))
 
     def process(self, data: bytes, options: Options, *, deadline: float | None = None) -> Result:
         """The finished image for these bytes and options; raises BgRemoverError subclasses on bad input.
@@ -116,6 +120,7 @@ class Engine:
         name = options.model or self.default_model
         try:
             model = self.models.get(name)
+            cascade = self.models.get(self.cascade_model) if self.cascade_model and name == self.default_model else None
         except LookupError:
             raise unknown_model(name, self.models.names) from None
         fit = None
@@ -125,8 +130,8 @@ class Engine:
             image = decode.decode(data, self.limits, fit=fit)
             seen = flatten_on_white(image.rgb, image.alpha)
         with cutout.stage("segment"):
-            segmented = segment.segment(seen, model, refine=options.refine)
-        cutout.model_passes = segmented.passes
+            segmented = segment.segment(seen, model, refine=options.refine, cascade=cascade)
+        cutout.model_passes, cutout.certainty = segmented.passes, segmented.certainty
         with cutout.stage("refine"):
             alpha = refine.refine(seen, segmented.mask, options.refine)
             del seen  # each full-size array is dropped as soon as no later stage needs it
@@ -166,6 +171,7 @@ class Engine:
             input_size=cutout.input_size,
             options=options,
             model_passes=cutout.model_passes,
+            certainty=cutout.certainty,
             timings_ms=cutout.timings_ms,
         )
 
