@@ -50,7 +50,7 @@ def on_starting(server):
             KeyStore.load(_settings.api_keys, _settings.api_keys_file)
         AllowList.parse(_settings.image_url_allow_hosts)
         for name in _settings.model_names:
-            registry.check(name)
+            registry.locate(name)
         # bf16 judged from /proc/cpuinfo here: OpenVINO is loaded only in the workers, after the fork
         resolve(_settings.inference_backend, _settings.inference_precision, ask_openvino=False)
     except (ModelUnavailable, BackendUnavailable, KeyFileError, ValueError) as exc:

@@ -74,20 +74,22 @@ def models_listing(home: Path, **env: str) -> tuple[dict[str, str], str]:
     return lines, inference.group(1)
 
 
-def test_models_lists_what_is_in_u2net_home_and_the_default(tmp_path, settings):
-    """The listing follows the files: present with its size where the file is, missing where it is not."""
+def test_models_lists_what_is_in_u2net_home_and_each_ones_role(tmp_path, settings):
+    """The listing follows the files (present with its size, or missing) and the settings ([default], [cascade])."""
     shutil.copy(settings.u2net_home / "u2netp.onnx", tmp_path / "u2netp.onnx")
-    lines, _ = models_listing(tmp_path)
+    lines, _ = models_listing(tmp_path, MODEL_NAME="u2netp", CASCADE_MODEL="u2net")
     assert lines["u2netp"].startswith("present (4.6 MB)") and lines["u2netp"].endswith("[default]")
-    assert lines["u2net"] == "missing" and "u2net_human_seg" in lines and "birefnet-general" in lines
-    assert sum(line.endswith("[default]") for line in lines.values()) == 1
+    assert lines["u2net"] == "missing  [cascade]" and "u2net_human_seg" in lines and "birefnet-general" in lines
+    assert sum(line.endswith(("[default]", "[cascade]")) for line in lines.values()) == 2
 
-    lines, _ = models_listing(tmp_path, MODEL_NAME="u2net")  # the default moves with MODEL_NAME
-    assert lines["u2net"] == "missing  [default]" and not lines["u2netp"].endswith("[default]")
+    lines, _ = models_listing(tmp_path, MODEL_NAME="u2net", CASCADE_MODEL="none")  # the roles follow the settings
+    assert lines["u2net"] == "missing  [default]"
+    assert lines["u2netp"].startswith("present (4.6 MB)") and not lines["u2netp"].endswith("]")  # no role now
 
     (tmp_path / "u2netp.onnx").unlink()
-    lines, _ = models_listing(tmp_path)
+    lines, _ = models_listing(tmp_path, MODEL_NAME="u2netp", CASCADE_MODEL="none")
     assert lines["u2netp"].startswith("missing") and lines["u2netp"].endswith("[default]")
+    assert lines["u2net"] == "missing"
 
 
 def test_models_says_which_backend_precision_and_threads_would_run(settings):
