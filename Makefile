@@ -45,7 +45,7 @@ test: lint model checkov
 	$(BIN)/pytest --cov --cov-report=term
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg (docs/quality.md)
 quality: model
 	$(BIN)/python -m bench.quality
 
@@ -58,7 +58,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage

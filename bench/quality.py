@@ -174,7 +174,9 @@ def main() -> None:
     registry = ModelRegistry.from_settings(settings)
     registries = {registry.inference.precision: registry}
     if "f32" not in registries:  # the reference precision, on the same backend and threads
-        registries["f32"] = ModelRegistry(settings.u2net_home, settings.ort_threads, registry.inference.backend, "f32")
+        registries["f32"] = ModelRegistry(
+            settings.u2net_home, settings.model_threads, registry.inference.backend, "f32"
+        )
     cascade = settings.cascade_model
     models: Models = {
         precision: (reg.load(settings.model_name), reg.load(cascade) if cascade else None)
@@ -183,13 +185,13 @@ def main() -> None:
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Quality, `{settings.model_name}` → `{cascade}`, {date.today()}, {machine()}, "
-        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}",
+        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",
         "",
     ]
     for name in args.sets.split(","):
-        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.ort_threads)
+        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.model_threads)
         out += [table(name, rows), ""]
     if not args.no_timing:
         ms = end_to_end_ms(Engine(registry, settings.model_name, limits, cascade), args.data.resolve())

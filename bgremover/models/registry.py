@@ -37,8 +37,10 @@ class ModelRegistry:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistry:
-        """An empty registry for U2NET_HOME, ORT_THREADS, INFERENCE_BACKEND and INFERENCE_PRECISION."""
-        return cls(settings.u2net_home, settings.ort_threads, settings.inference_backend, settings.inference_precision)
+        """An empty registry for U2NET_HOME, MODEL_THREADS, INFERENCE_BACKEND and INFERENCE_PRECISION."""
+        return cls(
+            settings.u2net_home, settings.model_threads, settings.inference_backend, settings.inference_precision
+        )
 
     @property
     def inference(self) -> Inference:

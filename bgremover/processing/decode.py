@@ -23,7 +23,8 @@ PngImagePlugin.MAX_TEXT_MEMORY = 16 * 1024 * 1024
 
 STRIP_ROWS = 256  # decoded pixels are copied out of Pillow in bands of this many rows
 
-MIMETYPES = {
+# The input formats the sniffer admits, by Pillow format name.
+INPUT_MIMETYPES = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
     "WEBP": "image/webp",

@@ -25,7 +25,7 @@ def test_health_when_all_is_well(make_app, settings):
         "status": "ok",
         "loaded": ["u2netp"],
         "inference": {
-            "u2netp": {"backend": runs.backend, "precision": runs.precision, "threads": settings.ort_threads}
+            "u2netp": {"backend": runs.backend, "precision": runs.precision, "threads": settings.model_threads}
         },
     }
     assert {"disk", "memory", "model", "rate_limits"} <= set(body["checks"]) and "redis" not in body["checks"]

@@ -1,4 +1,4 @@
-"""Quality on real ground truth: each refinement level against its measured targets (README, Quality)."""
+"""Quality on real ground truth: each refinement level against its measured targets (BENCHMARKS.md, "Quality")."""
 
 from __future__ import annotations
 
