@@ -38,7 +38,7 @@ class Result:
     height: int
     input_size: int
     options: Options
-    model_passes: int = 1
+    model_passes: dict[str, int] = field(default_factory=dict)  # passes of each model that ran
     certainty: float = 1.0  # how sure the segmentation is, in [0, 1] (segment.certainty)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -75,7 +75,7 @@ class Cutout:
     rgb: np.ndarray
     alpha: np.ndarray
     input_size: int
-    model_passes: int = 1
+    model_passes: dict[str, int] = field(default_factory=dict)
     certainty: float = 1.0
     deadline: float | None = None  # a time.monotonic() instant after which no stage starts
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -131,7 +131,10 @@ class Engine:
             seen = flatten_on_white(image.rgb, image.alpha)
         with cutout.stage("segment"):
             segmented = segment.segment(seen, model, refine=options.refine, cascade=cascade)
-        cutout.model_passes, cutout.certainty = segmented.passes, segmented.certainty
+        cutout.model_passes = {name: segmented.passes - segmented.cascade_passes}
+        if cascade is not None and segmented.cascade_passes:
+            cutout.model_passes[str(self.cascade_model)] = segmented.cascade_passes
+        cutout.certainty = segmented.certainty
         with cutout.stage("refine"):
             alpha = refine.refine(seen, segmented.mask, options.refine)
             del seen  # each full-size array is dropped as soon as no later stage needs it
