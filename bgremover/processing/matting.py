@@ -6,9 +6,14 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+
+from bgremover.processing import deadline
+from bgremover.processing.job import Cutout
 
 UNKNOWN = 0.5
 PAD = 2  # pixels of known trimap kept around the unknown band's box, so the band's windows see both sides
@@ -71,7 +76,28 @@ def _solve(rgb: np.ndarray, tri: np.ndarray) -> np.ndarray | None:
         return None
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # pymatting prints preconditioner retries; logs stay JSON
-            solved = estimate_alpha_cf(image.astype(np.float64) * (1.0 / 255.0), small_tri).astype(np.float32)
+            solved = estimate_alpha_cf(
+                image.astype(np.float64) * (1.0 / 255.0), small_tri, cg_kwargs={"callback": _between_iterations}
+            ).astype(np.float32)
     except ValueError:  # the solver's own give-ups (preconditioner, no convergence): rembg's fallback too
         return None
     return cv2.resize(solved, (width, height), interpolation=cv2.INTER_LINEAR) if scale < 1 else solved
+
+
+def _between_iterations(*state: Any) -> None:
+    """pymatting's conjugate-gradient callback, after each iteration: a deadline safe point (no lock is held there)."""
+    deadline.check()
+
+
+@dataclass(frozen=True)
+class BandMatting:
+    """The `matting` step (rembg's `a`, with `af`, `ab` and `ae`): band_matte on the cut-out's alpha."""
+
+    foreground: int
+    background: int
+    erode: int
+    name: ClassVar[str] = "matting"
+
+    def run(self, cutout: Cutout) -> None:
+        """Replace the cut-out's alpha by its matted band."""
+        cutout.alpha = band_matte(cutout.rgb, cutout.alpha, self.foreground, self.background, self.erode)
