@@ -21,9 +21,9 @@ from bgremover.errors import ProcessingTimeout
 class Deadline:
     """An instant (time.monotonic()) after which processing stops at the next safe point."""
 
-    def __init__(self, seconds: float, *, start: float | None = None) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.expires = (time.monotonic() if start is None else start) + seconds
+        self.expires = time.monotonic() + seconds
 
     def passed(self) -> bool:
         """True once the instant has come."""
