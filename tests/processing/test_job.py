@@ -34,7 +34,8 @@ def jpeg(width: int, height: int) -> bytes:
     return encode_image(Image.new("RGB", (width, height), "gray"), "JPEG")
 
 
-def test_order_holds_the_engine_stages_in_their_order_and_each_name_once():
+def test_order_holds_the_engine_stages_in_their_order_and_each_name_once(engine):
+    assert set(engine._stages) == set(ENGINE_STAGES)  # what the engine runs is what ORDER says it runs
     assert len(set(ORDER)) == len(ORDER)
     assert [name for name in ORDER if name in ENGINE_STAGES] == list(ENGINE_STAGES)
     assert ORDER[-2:] == ("compose", "encode")
