@@ -29,7 +29,7 @@ WALL_CLOCK_RUNS = 150  # requests with a real deadline somewhere inside them (wi
 
 @pytest.fixture(scope="module")
 def big_photo(photo_bytes) -> bytes:
-    """The car photo at the largest legal size: ~7 s with refine=high on this 2-core box."""
+    """The car photo at the largest legal size: with refine=high, several times any deadline set here."""
     return encode_image(Image.open(io.BytesIO(photo_bytes)).convert("RGB").resize((4096, 4096)), "JPEG", quality=90)
 
 
@@ -50,7 +50,7 @@ def test_slow_request_answers_504_json_and_the_next_one_works(make_app, big_phot
     elapsed = time.perf_counter() - started
     body = assert_error(r, 504, "processing_timeout")
     assert "0.3 s" in body["details"] and "refine=standard" in body["solution"]
-    assert elapsed < 4, f"the deadline was seen after {elapsed:.1f} s"  # the full request takes ~7 s
+    assert elapsed < 4, f"the deadline was seen after {elapsed:.1f} s"
     small = make_app(processing_timeout_s=30, ratelimit_enabled=False).test_client()
     assert small.post("/remove-background-preview", data=upload(photo_bytes)).status_code == 200
 
@@ -187,7 +187,7 @@ def test_the_deadline_going_off_anywhere_in_a_request_never_hangs(make_app, smal
 
 @pytest.mark.slow
 def test_under_gunicorn_the_worker_answers_instead_of_being_killed(tmp_path, big_photo):
-    node = AppServer({"PROCESSING_TIMEOUT_S": "1.5", "RATELIMIT_ENABLED": "false"}, tmp_path).start()
+    node = AppServer({"PROCESSING_TIMEOUT_S": "0.5", "RATELIMIT_ENABLED": "false"}, tmp_path).start()
     try:
         started = time.perf_counter()
         r = requests.post(
@@ -195,7 +195,8 @@ def test_under_gunicorn_the_worker_answers_instead_of_being_killed(tmp_path, big
         )
         elapsed = time.perf_counter() - started
         assert r.status_code == 504 and r.json()["code"] == "processing_timeout", r.text
-        assert elapsed < 6, f"answered after {elapsed:.1f} s"  # undisturbed, the whole request takes ~7 s
+        # undisturbed, the whole request takes several times the deadline; a stage that has started ends first
+        assert elapsed < 6, f"answered after {elapsed:.1f} s"
         time.sleep(2)
         after = requests.post(f"{node.url}/remove-background-preview", files={"file": b"not an image"}, timeout=10)
         assert after.status_code == 415
