@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from bgremover.processing import deadline
+
 FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far from the subject's core
 CORE_DEPTH = 3  # pixels inside the opaque edge where colours are taken as the subject's own
 COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampled at full size
@@ -160,6 +162,7 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
         cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=rgba)  # OpenCV's SIMD copies: 5× faster than numpy's strided ones
         cv2.mixChannels([a8], [rgba], [0, 3])
         for top, bottom in edges.bands():
+            deadline.check()
             ys, xs, colors = edges.band(top, bottom)
             rgba[ys, xs, :3] = colors
         return _clear_transparent(rgba)
@@ -169,9 +172,11 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
     edges = EdgeColors(rgb, a8, scratch=out)
     step = max(1, min(BAND_ROWS, BAND_PIXELS // max(1, a8.shape[1])))
     for top in range(0, a8.shape[0], step):  # float maths in bands: bounded memory on big photos
+        deadline.check()
         rows = slice(top, top + step)
         _blend(rgb[rows], alpha[rows], bg_color, out[rows])
     for top, bottom in edges.bands():  # the soft pixels again, with the subject's colours
+        deadline.check()
         ys, xs, colors = edges.band(top, bottom)
         edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)
         _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
@@ -187,9 +192,23 @@ def compose_over(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> 
     fg[ys, xs] = colors
     out = np.empty(rgb.shape, np.uint8)
     for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
+        deadline.check()
         rows = slice(top, top + BAND_ROWS)
         a = alpha[rows][:, :, None]
         out[rows] = fg[rows] * a + background[rows] * (1.0 - a) + 0.5
+    return out
+
+
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """RGB pixels with their own alpha (uint8, or None) shown over white, whatever colour transparent pixels hold."""
+    if alpha is None:
+        return rgb
+    out = np.empty_like(rgb)
+    for top in range(0, rgb.shape[0], BAND_ROWS):
+        deadline.check()
+        rows = slice(top, top + BAND_ROWS)
+        a = alpha[rows].astype(np.float32)[:, :, None] * (1.0 / 255.0)
+        out[rows] = rgb[rows] * a + 255.0 * (1.0 - a) + 0.5
     return out
 
 
