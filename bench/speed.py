@@ -424,7 +424,7 @@ def main() -> None:
 
     layout = "sync" if settings.worker_threads == 1 else f"gthread × {settings.worker_threads}"
     lines = [
-        "# Benchmarks",
+        "# Speed beside rembg (`make bench`)",
         "",
         f"Measured {date.today()} on {machine()}.",
         f"Command: `make bench` (`python -m bench.speed{' --quick' if args.quick else ''}`).",
@@ -507,8 +507,24 @@ def main() -> None:
         f"{soak_run.errors} errors.",
         "",
     ]
-    args.out.write_text("\n".join(lines))
+    write_section(args.out, "\n".join(lines))
     print("\n".join(lines))
+
+
+MARK = ("<!-- make bench: begin -->", "<!-- make bench: end -->")
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put `make bench`'s report between its markers in `path` (or first, under the title), keeping the rest."""
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{MARK[0]}\n{text.strip()}\n{MARK[1]}"
+    if MARK[0] in old and MARK[1] in old:
+        head, rest = old.split(MARK[0], 1)
+        new = head + block + rest.split(MARK[1], 1)[1]
+    else:
+        title, _, rest = old.partition("\n")
+        new = f"{title}\n\n{block}\n{rest}"
+    path.write_text(new)
 
 
 if __name__ == "__main__":
