@@ -35,7 +35,7 @@ REMOVEBG_OWN = {
 }
 REMBG_VALUES = [
     "true", "false", "1", "0", "255", "256", "-1", "240", "10", "0,0,0,0", "255,255,255,255", "256,0,0,0",
-    " 1 , 2 , 3 , 4 ", "1,2,3", "u2netp", "u2net", "isnet-general-use", "../u2netp", '{"a": 1}', "{",
+    " 1 , 2 , 3 , 4 ", "1,2,3", "u2netp", "u2net", "silueta", "isnet-general-use", "../u2netp", '{"a": 1}', "{",
 ]  # fmt: skip
 REMBG_FIELDS = st.sampled_from([*(f.name for f in rembg.FIELDS if f.kind != "file"), "unknown"])
 TEXT = st.text(max_size=20)
