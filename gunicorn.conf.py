@@ -1,7 +1,8 @@
 """gunicorn configuration: workers that load and warm their own models after the fork.
 
-WORKER_THREADS=1 (the default) gives sync workers, one request each; more gives gthread workers whose
-threads share one copy of the models (docs/performance.md compares the layouts).
+By default one gthread worker serves WORKER_THREADS (4) requests at once, its threads sharing one copy of
+the models; WORKER_THREADS=1 gives sync workers, one request and one copy of the models each
+(docs/performance.md compares the layouts).
 """
 
 import os
@@ -20,7 +21,7 @@ except SettingsError as exc:
 bind = f"{_settings.host}:{_settings.port}"
 worker_class = "gthread" if _settings.worker_threads > 1 else "sync"
 threads = _settings.worker_threads
-workers = _settings.web_concurrency  # default: one per core, each with MODEL_THREADS (default 2) model threads
+workers = _settings.web_concurrency  # default 1: its models run MODEL_THREADS (default 2) threads each
 preload_app = False  # the app, and so the model session, is created in each worker after the fork
 timeout = 120  # above the slowest legal request (4096x4096, refine=high) on a slow core
 graceful_timeout = 30

@@ -91,9 +91,11 @@ class Settings(BaseSettings):
         "INFO", description="Log level of the JSON logs"
     )
     log_file: Path | None = Field(None, description="Also write JSON logs to this file")
-    web_concurrency: int = Field(default_factory=_cores, ge=1, le=64, description="gunicorn worker processes")
+    web_concurrency: int = Field(
+        1, ge=1, le=64, description="gunicorn worker processes, each with its own copy of the models"
+    )
     worker_threads: int = Field(
-        1, ge=1, le=32, description="Requests one worker serves at once, sharing its models (gthread); 1: sync workers"
+        4, ge=1, le=32, description="Requests one worker serves at once, sharing its models (gthread); 1: sync workers"
     )
     processing_timeout_s: float = Field(
         60.0, gt=0, le=100, description="Seconds one image may take before a 504 (below gunicorn's 120 s)"

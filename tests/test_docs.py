@@ -14,7 +14,7 @@ from bgremover.settings import Settings, setting_name
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
-BY_CORES = {"web_concurrency": "the cores this process may use", "model_threads": "2 (1 on a one-core machine)"}
+BY_CORES = {"model_threads": "2 (1 on a one-core machine)"}
 
 
 def cell(value: object) -> str:

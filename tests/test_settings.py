@@ -59,7 +59,7 @@ def test_env_sample_lists_every_setting_with_its_default():
     names = set(re.findall(r"^([A-Z0-9_]+)=", text, re.M))
     assert names == {name.upper() for name in Settings.model_fields}
     sample = {k: v for k, v in re.findall(r"^([A-Z0-9_]+)=(.*)$", text, re.M)}
-    by_cores = {"web_concurrency", "model_threads"}  # their defaults follow the machine's cores
+    by_cores = {"model_threads"}  # its default follows the machine's cores
     s = load_settings(_env_file=None, **{k.lower(): v for k, v in sample.items() if v and k.lower() not in by_cores})
     defaults = load_settings(_env_file=None)
     assert s.model_dump(exclude=by_cores) == defaults.model_dump(exclude=by_cores)
