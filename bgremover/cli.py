@@ -183,6 +183,7 @@ def fetch(names: tuple[str, ...], int8: bool | None) -> None:
         except ModelUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{name}: {path}")
+        _build_fp16(name, path, settings)
         if not int8 or name not in RECIPES:
             continue
         built = int8_file(name, settings.u2net_home)
@@ -195,6 +196,20 @@ def fetch(names: tuple[str, ...], int8: bool | None) -> None:
             except ModelUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
         click.echo(f"{name} int8: {built}")
+
+
+def _build_fp16(name: str, path: Path, settings: Settings) -> None:
+    """Give a large model its fp16 IR (what a bf16 worker loads), where OpenVINO is installed and the file is known."""
+    from bgremover.models.backends import openvino_installed
+    from bgremover.models.catalog import CATALOG
+    from bgremover.models.ir import LARGE, build_fp16, fp16_file
+
+    source = CATALOG[name].wheel
+    if source is None or source.size < LARGE or not openvino_installed():
+        return
+    if fp16_file(name, settings.u2net_home, source.md5) is None:
+        click.echo(f"{name}: writing its fp16 OpenVINO IR…", err=True)
+        click.echo(f"{name} fp16: {build_fp16(name, path, settings.u2net_home)}")
 
 
 @main.group()
