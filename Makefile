@@ -54,7 +54,7 @@ test: lint model checkov
 	$(BIN)/pytest --cov --cov-report=term -m "not image"
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg (docs/quality.md)
 quality: model
 	$(BIN)/python -m bench.quality
 
@@ -67,7 +67,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
 
 ## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim), models baked in
 image:

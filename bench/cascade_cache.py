@@ -18,7 +18,7 @@ from tqdm import tqdm
 from bench.quality import SETS, pairs
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import decode as decoding
-from bgremover.processing.segment import View, model_input, run_views
+from bgremover.processing.segment import View, run_views
 from bgremover.settings import load_settings
 
 CACHE = Path.home() / ".cache" / "bgremover-cascade"
@@ -53,7 +53,7 @@ def main() -> None:
             rgb = decoding.decode(image.read_bytes(), limits).rgb
             found = {}
             for model_name, model in models.items():
-                small = model_input(rgb, model.size)
+                small = model.resize(rgb)
                 for key, mask in zip(VIEWS, run_views(small, model, list(VIEWS.values())), strict=True):
                     found[f"{model_name}_{key}"] = mask.astype(np.float16)
             np.savez_compressed(target, **found)

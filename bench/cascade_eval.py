@@ -90,6 +90,41 @@ FUSIONS: dict[str, tuple[Callable[[Masks], np.ndarray], int, int]] = {
 }
 
 
+def _area(m: np.ndarray) -> float:
+    return float((m >= 0.5).mean())
+
+
+def rescued(fused: np.ndarray, d: Masks, fallback: np.ndarray) -> np.ndarray:
+    """The fusion, unless u2net (its image and mirror) finds under a fifth of u2netp's subject: then the fallback."""
+    return fallback if _area(avg(d["u2net_p"], d["u2net_m"])) < 0.2 * _area(d["u2netp_p"]) else fused
+
+
+FUSIONS.update(
+    {
+        # the shipped plans (processing/segment.py): the cascade, with u2netp's own views where u2net sees no subject
+        "cascade": (
+            lambda d: rescued(
+                sharp(avg(d["u2netp_p"], d["u2netp_m"], d["u2net_p"], d["u2net_m"])),
+                d,
+                med(d["u2netp_p"], d["u2netp_g"], d["u2netp_m"]),
+            ),
+            2,
+            2,
+        ),
+        "cascade_high": (
+            lambda d: rescued(
+                sharp(avg(d["u2netp_p"], d["u2netp_m"], d["u2net_p"], d["u2net_m"])),
+                d,
+                med(*(d[f"u2netp_{k}"] for k in ("p", "m", "g", "gm", "g65"))),
+            ),
+            2,
+            2,
+        ),
+        "sharp_PpPmNNm_only": (lambda d: sharp(avg(d["u2netp_p"], d["u2netp_m"], d["u2net_p"], d["u2net_m"])), 2, 2),
+    }
+)
+
+
 def gated(threshold: float, fusion: str) -> Strategy:
     """u2netp alone where its mask is sure; the fusion where mean a·(1 − a) is above `threshold`."""
 
@@ -111,7 +146,7 @@ def always(fusion: str) -> Strategy:
 def strategies() -> dict[str, Strategy]:
     """Every strategy by name: each fusion alone, and each fusion behind each gate."""
     out: dict[str, Strategy] = {name: always(name) for name in FUSIONS}
-    for t in (0.005, 0.0075, 0.01, 0.015, 0.02):
+    for t in (0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02):
         for name in FUSIONS:
             if name != "P":
                 out[f"g{t}:{name}"] = gated(t, name)

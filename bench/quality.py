@@ -28,6 +28,7 @@ from bgremover.processing import Engine, Limits, parse_options
 from bgremover.processing import decode as decoding
 from bgremover.processing import refine as refining
 from bgremover.processing import segment as segmenting
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.settings import load_settings
 
 LEVELS = ("none", "standard", "high")
@@ -126,8 +127,8 @@ def table(name: str, rows: Rows) -> str:
         f"#### {name} ({count} images)",
         "",
         "| method | precision | MAE ↓ | IoU ↑ | SAD ↓ | s/image | passes/image (of them cascade) | gate rate "
-        "| median certainty | mean abs Δ vs f32 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| median certainty | below 0.9: share, MAE (rest's MAE) | mean abs Δ vs f32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     labels = {
         "none": "bgremover `refine=none`",
@@ -139,10 +140,16 @@ def table(name: str, rows: Rows) -> str:
         values = np.array(found)
         mae, iou, sad, secs, passes, cascade, _, delta = values.mean(axis=0)
         gated = f"{(values[:, 4] > 1).mean():.0%}" if key in LEVELS else "—"
-        sure = f"{np.median(values[:, 6]):.3f}" if key in LEVELS else "—"
+        sure, unsure = "—", "—"
+        if key in LEVELS:
+            low = values[:, 6] < UNSURE_CERTAINTY
+            sure = f"{np.median(values[:, 6]):.3f}"
+            below = f"{values[low, 0].mean():.4f}" if low.any() else "—"
+            rest = f"{values[~low, 0].mean():.4f}" if (~low).any() else "—"
+            unsure = f"{low.mean():.0%}, {below} ({rest})"
         lines.append(
             f"| {labels[key]} | {precision} | {mae:.4f} | {iou:.3f} | {sad:.1f} | {secs:.3f} | {passes:.2f} "
-            f"({cascade:.2f}) | {gated} | {sure} | {delta:.4f} |"
+            f"({cascade:.2f}) | {gated} | {sure} | {unsure} | {delta:.4f} |"
         )
     return "\n".join(lines)
 
@@ -174,7 +181,9 @@ def main() -> None:
     registry = ModelRegistry.from_settings(settings)
     registries = {registry.inference.precision: registry}
     if "f32" not in registries:  # the reference precision, on the same backend and threads
-        registries["f32"] = ModelRegistry(settings.u2net_home, settings.ort_threads, registry.inference.backend, "f32")
+        registries["f32"] = ModelRegistry(
+            settings.u2net_home, settings.model_threads, registry.inference.backend, "f32"
+        )
     cascade = settings.cascade_model
     models: Models = {
         precision: (reg.load(settings.model_name), reg.load(cascade) if cascade else None)
@@ -183,13 +192,13 @@ def main() -> None:
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Quality, `{settings.model_name}` → `{cascade}`, {date.today()}, {machine()}, "
-        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}",
+        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",
         "",
     ]
     for name in args.sets.split(","):
-        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.ort_threads)
+        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.model_threads)
         out += [table(name, rows), ""]
     if not args.no_timing:
         ms = end_to_end_ms(Engine(registry, settings.model_name, limits, cascade), args.data.resolve())

@@ -192,7 +192,7 @@ def ours(workers: int, threads: int, worker_threads: int = 1) -> Server:
             "HOST": "127.0.0.1",
             "RATELIMIT_ENABLED": "false",
             "WEB_CONCURRENCY": str(workers),
-            "ORT_THREADS": str(threads),
+            "MODEL_THREADS": str(threads),
             "WORKER_THREADS": str(worker_threads),
             "LOG_LEVEL": "WARNING",
         },
@@ -368,7 +368,7 @@ def main() -> None:
 
     rembg_threads = cores
     servers = {
-        "ours": ours(settings.web_concurrency, settings.ort_threads, settings.worker_threads),
+        "ours": ours(settings.web_concurrency, settings.model_threads, settings.worker_threads),
         **{peer: theirs(settings.u2net_home, rembg_threads, peer) for peer in PEERS},
     }
     results: dict[tuple[str, int, int], Run] = {}
@@ -402,7 +402,7 @@ def main() -> None:
         finally:
             server.stop()
     big = make_inputs([4096], 2)[4096]
-    server = ours(1, settings.ort_threads)
+    server = ours(1, settings.model_threads)
     try:
         server.start(probe)
         master_rss = tree_rss(server.proc.pid) - sum(
@@ -412,7 +412,7 @@ def main() -> None:
         one_worker = closed_loop(server, big, 1, 4)
     finally:
         server.stop()
-    server = ours(settings.web_concurrency, settings.ort_threads, settings.worker_threads)
+    server = ours(settings.web_concurrency, settings.model_threads, settings.worker_threads)
     try:
         server.start(probe)
         closed_loop(server, inputs[512], 2, 20)  # warm-up
@@ -424,12 +424,12 @@ def main() -> None:
 
     layout = "sync" if settings.worker_threads == 1 else f"gthread × {settings.worker_threads}"
     lines = [
-        "# Benchmarks",
+        "# Speed beside rembg (`make bench`)",
         "",
         f"Measured {date.today()} on {machine()}.",
         f"Command: `make bench` (`python -m bench.speed{' --quick' if args.quick else ''}`).",
         f"bgremover: gunicorn with `gunicorn.conf.py`, WEB_CONCURRENCY={settings.web_concurrency} ({layout}), "
-        f"ORT_THREADS={settings.ort_threads}, MODEL_NAME={settings.model_name}, "
+        f"MODEL_THREADS={settings.model_threads}, MODEL_NAME={settings.model_name}, "
         f"CASCADE_MODEL={settings.cascade_model}, rate limits off. rembg {REMBG_VERSION}: "
         f"`rembg s -t {rembg_threads} --no-ui` with u2net (its default) and with u2netp (the same files). "
         "Each request: a JPEG photo in, the default PNG out (bgremover `refine=standard`). Closed loops; the "
@@ -493,7 +493,7 @@ def main() -> None:
         "",
         "## One worker on 4096 px photos",
         "",
-        f"WEB_CONCURRENCY=1, ORT_THREADS={settings.ort_threads}: peak RSS of the whole tree "
+        f"WEB_CONCURRENCY=1, MODEL_THREADS={settings.model_threads}: peak RSS of the whole tree "
         f"{one_worker.peak_rss / 2**20:.0f} MB, of which the gunicorn master holds about "
         f"{master_rss / 2**20:.0f} MB, so one worker peaks near "
         f"{(one_worker.peak_rss - master_rss) / 2**20:.0f} MB; p50 {one_worker.p50:.2f} s.",
@@ -507,8 +507,24 @@ def main() -> None:
         f"{soak_run.errors} errors.",
         "",
     ]
-    args.out.write_text("\n".join(lines))
+    write_section(args.out, "\n".join(lines))
     print("\n".join(lines))
+
+
+MARK = ("<!-- make bench: begin -->", "<!-- make bench: end -->")
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put `make bench`'s report between its markers in `path` (or first, under the title), keeping the rest."""
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{MARK[0]}\n{text.strip()}\n{MARK[1]}"
+    if MARK[0] in old and MARK[1] in old:
+        head, rest = old.split(MARK[0], 1)
+        new = head + block + rest.split(MARK[1], 1)[1]
+    else:
+        title, _, rest = old.partition("\n")
+        new = f"{title}\n\n{block}\n{rest}"
+    path.write_text(new)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from bgremover.errors import ModelNotReady, ModelUnavailable
 from bgremover.models.backends import Inference, create_runner, resolve
 from bgremover.models.catalog import CATALOG
 from bgremover.models.int8 import RECIPES, int8_file
+from bgremover.models.ir import fp16_file
 from bgremover.models.provision import model_file, verify
 from bgremover.models.session import Segmenter
 
@@ -37,8 +38,10 @@ class ModelRegistry:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistry:
-        """An empty registry for U2NET_HOME, ORT_THREADS, INFERENCE_BACKEND and INFERENCE_PRECISION."""
-        return cls(settings.u2net_home, settings.ort_threads, settings.inference_backend, settings.inference_precision)
+        """An empty registry for U2NET_HOME, MODEL_THREADS, INFERENCE_BACKEND and INFERENCE_PRECISION."""
+        return cls(
+            settings.u2net_home, settings.model_threads, settings.inference_backend, settings.inference_precision
+        )
 
     @property
     def inference(self) -> Inference:
@@ -67,11 +70,15 @@ class ModelRegistry:
         return path
 
     def file_for(self, name: str) -> tuple[Path, Inference]:
-        """The file to load for a model and what runs it: its int8 build where int8 is asked for and built.
+        """The file to load for a model and what runs it: its fp16 IR in bf16, its int8 build where int8 is asked for.
 
         int8 for a model without a build (or a validated recipe) is ModelUnavailable, naming the fix.
         """
         path, inference = self.locate(name), self.inference
+        if inference.precision == "bf16":
+            source = CATALOG[name].wheel
+            half = fp16_file(name, self.home, source.md5) if source else None
+            return half or path, inference
         if inference.precision != "int8":
             return path, inference
         built = int8_file(name, self.home)

@@ -105,7 +105,7 @@ def test_resolve_without_asking_openvino_never_loads_its_plugin(monkeypatch):
 
 
 def segmenter(settings, backend: str, precision: str = "f32") -> Segmenter:
-    registry = ModelRegistry(settings.u2net_home, settings.ort_threads, backend, precision)
+    registry = ModelRegistry(settings.u2net_home, settings.model_threads, backend, precision)
     return registry.load("u2netp")
 
 
@@ -162,7 +162,7 @@ def test_onnxruntime_runs_a_batch_image_by_image(on_ort, photos):
 def test_openvino_threads_are_explicit_and_not_pinned(on_ov, settings):
     compiled = on_ov.runner.compiled
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
-    assert compiled.get_property("INFERENCE_NUM_THREADS") == settings.ort_threads
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == settings.model_threads
     assert compiled.get_property("NUM_STREAMS") == 1
     assert str(compiled.get_property("PERFORMANCE_HINT")) == "LATENCY"
     assert compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
@@ -170,7 +170,7 @@ def test_openvino_threads_are_explicit_and_not_pinned(on_ov, settings):
 
 def test_onnxruntime_threads_are_explicit_and_do_not_spin(on_ort, settings):
     options = on_ort.runner.session.get_session_options()
-    assert options.intra_op_num_threads == settings.ort_threads
+    assert options.intra_op_num_threads == settings.model_threads
     assert options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.get_session_config_entry("session.dynamic_block_base") == "8"
@@ -195,9 +195,9 @@ def test_loading_logs_one_line_with_backend_precision_and_threads(settings):
         "u2netp",
         "onnxruntime",
         "f32",
-        settings.ort_threads,
+        settings.model_threads,
     )
-    assert model.describe() == {"backend": "onnxruntime", "precision": "f32", "threads": settings.ort_threads}
+    assert model.describe() == {"backend": "onnxruntime", "precision": "f32", "threads": settings.model_threads}
 
 
 @pytest.mark.skipif(not HAS_BF16, reason="this CPU has no native bf16 (OPTIMIZATION_CAPABILITIES lacks BF16)")
