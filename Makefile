@@ -7,7 +7,16 @@ DEV    := $(VENV)/.dev-installed
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality bench lint clean
+.PHONY: run test install dev checkov model quality bench lint clean image base-image test-image
+
+# The container engine: podman, else docker (docs/container.md)
+ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
+IMAGE      ?= localhost/bgremover:latest
+BASE_IMAGE ?= python:3.11-slim
+BASE_TAG   ?= localhost/bgremover-base:bookworm
+# lent to the build as a secret (pip's TLS), never stored in the image
+CA_BUNDLE  ?= /etc/ssl/certs/ca-certificates.crt
+, := ,
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +51,7 @@ run: model
 ## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
 ## coverage, then the API suite again on onnxruntime (the fallback backend)
 test: lint model checkov
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest --cov --cov-report=term -m "not image"
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
 ## quality: MAE/IoU/SAD of each refinement level beside plain rembg (docs/quality.md)
@@ -59,6 +68,23 @@ lint: dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
+
+## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim), models baked in
+image:
+	@test -n "$(ENGINE)" || { echo "make image: install podman or docker" >&2; exit 1; }
+	$(ENGINE) build $(if $(findstring podman,$(notdir $(ENGINE))),--format docker) --network host \
+	  --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  $(foreach v,PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST,$(if $($(v)),--build-arg $(v))) \
+	  $(if $(wildcard $(CA_BUNDLE)),--secret id=ca-bundle$(,)src=$(CA_BUNDLE)) -t $(IMAGE) .
+
+## base-image: a Python base from Debian packages (mmdebstrap), for builders that reach no image registry
+base-image:
+	ENGINE=$(ENGINE) deploy/base-image.sh $(BASE_TAG)
+
+## test-image: build the image, then run it and check it end to end (tests/deploy/test_image.py, test_compose.py)
+test-image: image dev
+	BGREMOVER_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/deploy/test_compose.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage
