@@ -15,6 +15,7 @@ COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampl
 BAND_ROWS = 256  # a background colour is blended in bands of at most this many rows …
 BAND_PIXELS = 1 << 18  # … and of at most this many pixels
 BAND_POINTS = 1 << 16  # soft pixels are coloured at most this many at a time (~200 bytes each meanwhile)
+DENSE_SHARE = 0.5  # rows at least this soft are coloured whole, with no per-point gathers (the same colours)
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
@@ -53,6 +54,7 @@ class EdgeColors:
         del masked
         self._maps: tuple[np.ndarray, np.ndarray] | None = (weight, weighted)
         self._sums: list[tuple[np.ndarray, np.ndarray]] | None = None  # kept when the soft pixels need several bands
+        self._soft_before: np.ndarray | None = None  # soft pixels above each row (set by `bands`)
 
     def _radius_sums(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(weight, colour) sums around each point, per radius, near colours first."""
@@ -78,6 +80,7 @@ class EdgeColors:
             )
             // 255
         )
+        self._soft_before = np.concatenate([[0], np.cumsum(per_row)])  # soft pixels above each row
         ranges, top, count = [], 0, 0
         for row, n in enumerate(per_row.tolist()):
             if count + n > BAND_POINTS and row > top:
@@ -86,10 +89,73 @@ class EdgeColors:
             count += int(n)
         if count:
             ranges.append((top, len(per_row)))
-        if len(ranges) > 1 and self._sums is None:  # each band samples every radius: filter once, keep
+        if len(ranges) > 1:  # each band samples every radius: filter once, keep
+            self.keep()
+        return ranges
+
+    def keep(self) -> None:
+        """Filter the colour sums once and keep them, for callers that colour several bands of rows."""
+        if self._sums is None:
             self._sums = list(self._radius_sums())
             self._maps = None
-        return ranges
+
+    def paint(self, top: int, bottom: int, out: np.ndarray) -> None:
+        """Write the subject's colours into `out` (rows top…bottom, RGB or RGBA uint8) at those rows' soft pixels.
+
+        The same colours as `band`; rows that are mostly soft (refine=none) are coloured whole, in
+        chunks of at most BAND_POINTS pixels, rather than gathered a point at a time.
+        """
+        width = self.a8.shape[1]
+        if self._soft_before is None:
+            self.bands()
+        soft = int(self._soft_before[bottom] - self._soft_before[top])  # type: ignore[index]
+        if soft == 0:
+            return
+        if soft < DENSE_SHARE * (bottom - top) * width:
+            ys, xs, colors = self.band(top, bottom)
+            out[ys - top, xs, :3] = colors
+            return
+        step = max(1, BAND_POINTS // max(1, width))
+        for start in range(top, bottom, step):
+            end = min(start + step, bottom)
+            found, colors = self._dense(start, end)
+            found &= _soft(self.a8[start:end]) != 0
+            np.copyto(out[start - top : end - top, :, :3], colors, where=found[:, :, None])
+
+    def _dense(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray]:
+        """(found, RGB) for every pixel of rows top…bottom: where a subject colour is near, and what it is."""
+        width = self.a8.shape[1]
+        colors = np.zeros((bottom - top, width, 3), np.float32)
+        found = np.zeros((bottom - top, width), bool)
+        for den_sums, num_sums in self._radius_sums():
+            if found.all():
+                break
+            den, num = self._rows(den_sums, top, bottom), self._rows(num_sums, top, bottom)
+            use = den >= _NEAR if den.dtype == np.float32 else den > 1e-3
+            use &= ~found
+            np.divide(num, den[:, :, None], out=colors, where=use[:, :, None])
+            found |= use
+        colors += 0.5
+        return found, colors.astype(np.uint8)
+
+    def _rows(self, sums: np.ndarray, top: int, bottom: int) -> np.ndarray:
+        """Full-width rows top…bottom of a sums map, sampled as `_bilinear` samples it (the same values)."""
+        if self.scale == 1.0:  # the samples fall on the map's own pixels: no interpolation at all
+            return sums[top:bottom]
+        height, width = sums.shape[:2]
+        y = np.clip((np.arange(top, bottom) + 0.5) * self.scale - 0.5, 0, height - 1).astype(np.float32)
+        x = np.clip((np.arange(self.a8.shape[1]) + 0.5) * self.scale - 0.5, 0, width - 1).astype(np.float32)
+        y0, x0 = y.astype(np.intp), x.astype(np.intp)
+        y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+        fy, fx = y - y0, x - x0
+        if sums.ndim == 3:
+            fx, fy = fx[:, None], fy[:, None, None]
+        else:
+            fy = fy[:, None]
+        first, last = int(y0[0]), int(y1[-1]) + 1
+        block = sums[first:last]
+        across = block[:, x0] * (1 - fx) + block[:, x1] * fx  # each needed map row, interpolated across once
+        return across[y0 - first] * (1 - fy) + across[y1 - first] * fy
 
     def band(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, RGB) of the soft pixels in rows top…bottom that have a subject colour nearby."""
@@ -117,6 +183,9 @@ class EdgeColors:
             found |= use
             del den_sums, num_sums
         return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
+
+
+_NEAR = np.float32(1e-3)  # a float32 den ≥ this ⇔ den > 1e-3 exactly (it is the least float32 above 1e-3)
 
 
 def _soft(a8: np.ndarray) -> np.ndarray:
@@ -163,24 +232,21 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
         cv2.mixChannels([a8], [rgba], [0, 3])
         for top, bottom in edges.bands():
             deadline.check()
-            ys, xs, colors = edges.band(top, bottom)
-            rgba[ys, xs, :3] = colors
+            edges.paint(top, bottom, rgba[top:bottom])
         return _clear_transparent(rgba)
     if alpha.dtype == np.uint8:
         raise ValueError("compose onto a background needs the float matte")
     out = np.empty((*a8.shape, 3 if bg_color[3] == 255 else 4), np.uint8)
     edges = EdgeColors(rgb, a8, scratch=out)
+    if len(edges.bands()) == 1:
+        edges.keep()  # the blending bands below colour their soft pixels from the same sums
     step = max(1, min(BAND_ROWS, BAND_PIXELS // max(1, a8.shape[1])))
     for top in range(0, a8.shape[0], step):  # float maths in bands: bounded memory on big photos
         deadline.check()
-        rows = slice(top, top + step)
-        _blend(rgb[rows], alpha[rows], bg_color, out[rows])
-    for top, bottom in edges.bands():  # the soft pixels again, with the subject's colours
-        deadline.check()
-        ys, xs, colors = edges.band(top, bottom)
-        edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)
-        _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
-        out[ys, xs] = edge[:, 0]
+        bottom = min(top + step, a8.shape[0])
+        fg = rgb[top:bottom].copy()
+        edges.paint(top, bottom, fg)  # the soft pixels with the subject's colours
+        _blend(fg, alpha[top:bottom], bg_color, out[top:bottom])
     return out if out.shape[2] == 3 else _clear_transparent(out)
 
 
@@ -213,15 +279,23 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def _blend(fg: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int], out: np.ndarray) -> None:
-    """Colours over a background colour (Porter-Duff "over"), written into `out` (RGB, or RGBA if translucent)."""
-    color = np.array(bg_color[:3], np.float32)
-    bg_a = bg_color[3] / 255.0
-    a = alpha[:, :, None]
-    out_a = a + bg_a * (1.0 - a)
-    rgb_out = (fg * a + color * (bg_a * (1.0 - a))) / np.maximum(out_a, 1e-6)
-    out[:, :, :3] = rgb_out + 0.5
+    """Colours over a background colour (Porter-Duff "over"), written into `out` (RGB, or RGBA if translucent).
+
+    float32 maths a channel at a time on 2-D rows (numpy's 3-D broadcasting over 3 channels is ~5× slower).
+    """
+    bg_weight = np.subtract(1.0, alpha, dtype=np.float32)
+    bg_weight *= np.float32(bg_color[3] / 255.0)
+    out_a = alpha + bg_weight
+    divisor = np.maximum(out_a, np.float32(1e-6))
+    channel = np.empty_like(alpha)
+    for c in range(3):
+        np.multiply(fg[:, :, c], alpha, out=channel)
+        channel += np.float32(bg_color[c]) * bg_weight
+        channel /= divisor
+        channel += np.float32(0.5)
+        out[:, :, c] = channel
     if out.shape[2] == 4:
-        out[:, :, 3] = to_uint8(out_a[:, :, 0])
+        out[:, :, 3] = to_uint8(out_a)
 
 
 def _clear_transparent(rgba: np.ndarray) -> np.ndarray:
