@@ -15,7 +15,6 @@ COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampl
 BAND_ROWS = 256  # a background colour is blended in bands of at most this many rows …
 BAND_PIXELS = 1 << 18  # … and of at most this many pixels
 BAND_POINTS = 1 << 16  # soft pixels are coloured at most this many at a time (~200 bytes each meanwhile)
-DENSE_SHARE = 0.5  # rows at least this soft are coloured whole, with no per-point gathers (the same colours)
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
@@ -30,9 +29,10 @@ class EdgeColors:
 
     The colour source is the subject's core (opaque, CORE_DEPTH px inside the edge), averaged over a
     small then a large window, so a matte that overshoots onto a dark background leaves no dark fringe.
-    Sums are taken at most at COLOR_SIDE pixels and sampled bilinearly at the soft pixels; `band` finds
-    and colours the soft pixels of some rows (`bands` says which), so a matte that is soft almost
-    everywhere (refine=none on a big photo) needs per-point arrays for BAND_POINTS points at a time.
+    Sums (colours and weight as one 4-channel map, so each point is sampled once) are taken at most at
+    COLOR_SIDE pixels and sampled bilinearly at the soft pixels; `band` finds and colours the soft pixels
+    of some rows (`bands` says which), so a matte that is soft almost everywhere (refine=none on a big
+    photo) needs per-point arrays for BAND_POINTS points at a time.
     `scratch`, if given, is a uint8 buffer of at least rgb's size whose contents may be overwritten
     (compose passes its output before filling it), so the masked colours need no array of their own.
     """
@@ -50,24 +50,24 @@ class EdgeColors:
         cv2.bitwise_and(rgb, rgb, dst=masked, mask=core)  # the core's colours; elsewhere left at 0
         weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
         del core  # before the colour map is made: the two full-size masks are never held at once with it
-        weighted = cv2.resize(masked, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        weighted = cv2.resize(masked, size, interpolation=cv2.INTER_AREA)
         del masked
-        self._maps: tuple[np.ndarray, np.ndarray] | None = (weight, weighted)
-        self._sums: list[tuple[np.ndarray, np.ndarray]] | None = None  # kept when the soft pixels need several bands
+        channels = [*cv2.split(weighted), weight]
+        del weighted
+        # R, G, B and weight in one map
+        self._map: np.ndarray | None = cv2.merge([c.astype(np.float32, copy=False) for c in channels])
+        self._sums: list[np.ndarray] | None = None  # kept when the soft pixels need several bands
         self._soft_before: np.ndarray | None = None  # soft pixels above each row (set by `bands`)
 
-    def _radius_sums(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(weight, colour) sums around each point, per radius, near colours first."""
+    def _radius_sums(self) -> Iterator[np.ndarray]:
+        """(colour, weight) sums around each point as one 4-channel map, per radius, near colours first."""
         if self._sums is not None:
             yield from self._sums
             return
-        weight, weighted = self._maps  # type: ignore[misc]
+        assert self._map is not None  # until the sums are kept
         for radius in FG_RADII:
             box = (2 * max(1, round(radius * self.scale)) + 1,) * 2
-            den = cv2.boxFilter(weight, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
-            num = cv2.boxFilter(weighted, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
-            yield den, num
-            del den, num  # one radius's sums at a time
+            yield cv2.boxFilter(self._map, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
 
     def bands(self) -> list[tuple[int, int]]:
         """Row ranges (top, bottom) holding at most BAND_POINTS soft pixels each (or a single row)."""
@@ -97,65 +97,16 @@ class EdgeColors:
         """Filter the colour sums once and keep them, for callers that colour several bands of rows."""
         if self._sums is None:
             self._sums = list(self._radius_sums())
-            self._maps = None
+            self._map = None
 
     def paint(self, top: int, bottom: int, out: np.ndarray) -> None:
-        """Write the subject's colours into `out` (rows top…bottom, RGB or RGBA uint8) at those rows' soft pixels.
-
-        The same colours as `band`; rows that are mostly soft (refine=none) are coloured whole, in
-        chunks of at most BAND_POINTS pixels, rather than gathered a point at a time.
-        """
-        width = self.a8.shape[1]
+        """Write the subject's colours into `out` (rows top…bottom, RGB or RGBA uint8) at those rows' soft pixels."""
         if self._soft_before is None:
             self.bands()
-        soft = int(self._soft_before[bottom] - self._soft_before[top])  # type: ignore[index]
-        if soft == 0:
-            return
-        if soft < DENSE_SHARE * (bottom - top) * width:
-            ys, xs, colors = self.band(top, bottom)
-            out[ys - top, xs, :3] = colors
-            return
-        step = max(1, BAND_POINTS // max(1, width))
-        for start in range(top, bottom, step):
-            end = min(start + step, bottom)
-            found, colors = self._dense(start, end)
-            found &= _soft(self.a8[start:end]) != 0
-            np.copyto(out[start - top : end - top, :, :3], colors, where=found[:, :, None])
-
-    def _dense(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray]:
-        """(found, RGB) for every pixel of rows top…bottom: where a subject colour is near, and what it is."""
-        width = self.a8.shape[1]
-        colors = np.zeros((bottom - top, width, 3), np.float32)
-        found = np.zeros((bottom - top, width), bool)
-        for den_sums, num_sums in self._radius_sums():
-            if found.all():
-                break
-            den, num = self._rows(den_sums, top, bottom), self._rows(num_sums, top, bottom)
-            use = den >= _NEAR if den.dtype == np.float32 else den > 1e-3
-            use &= ~found
-            np.divide(num, den[:, :, None], out=colors, where=use[:, :, None])
-            found |= use
-        colors += 0.5
-        return found, colors.astype(np.uint8)
-
-    def _rows(self, sums: np.ndarray, top: int, bottom: int) -> np.ndarray:
-        """Full-width rows top…bottom of a sums map, sampled as `_bilinear` samples it (the same values)."""
-        if self.scale == 1.0:  # the samples fall on the map's own pixels: no interpolation at all
-            return sums[top:bottom]
-        height, width = sums.shape[:2]
-        y = np.clip((np.arange(top, bottom) + 0.5) * self.scale - 0.5, 0, height - 1).astype(np.float32)
-        x = np.clip((np.arange(self.a8.shape[1]) + 0.5) * self.scale - 0.5, 0, width - 1).astype(np.float32)
-        y0, x0 = y.astype(np.intp), x.astype(np.intp)
-        y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
-        fy, fx = y - y0, x - x0
-        if sums.ndim == 3:
-            fx, fy = fx[:, None], fy[:, None, None]
-        else:
-            fy = fy[:, None]
-        first, last = int(y0[0]), int(y1[-1]) + 1
-        block = sums[first:last]
-        across = block[:, x0] * (1 - fx) + block[:, x1] * fx  # each needed map row, interpolated across once
-        return across[y0 - first] * (1 - fy) + across[y1 - first] * fy
+        if self._soft_before[bottom] == self._soft_before[top]:  # type: ignore[index]
+            return  # no soft pixel in these rows
+        ys, xs, colors = self.band(top, bottom)
+        out[ys - top, xs, :3] = colors
 
     def band(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, RGB) of the soft pixels in rows top…bottom that have a subject colour nearby."""
@@ -176,12 +127,19 @@ class EdgeColors:
         x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
         colors = np.zeros((ys.size, 3), np.float32)
         found = np.zeros(ys.size, bool)
-        for den_sums, num_sums in self._radius_sums():  # sums are sampled at the soft pixels only, then divided there
-            den, num = _bilinear(den_sums, y, x), _bilinear(num_sums, y, x)
-            use = (den > 1e-3) & ~found
-            colors[use] = num[use] / den[use][:, None]
-            found |= use
-            del den_sums, num_sums
+        for sums in self._radius_sums():  # sums are sampled at the soft pixels only, then divided there
+            left = np.flatnonzero(~found)  # a wider radius only for the points the nearer one left uncoloured
+            if left.size == 0:
+                break
+            if scale == 1.0:  # the samples fall on the map's own pixels: interpolating would give the same values
+                sampled = sums[ys[left], xs[left]]
+                near = sampled[:, 3] >= _NEAR
+            else:
+                sampled = _bilinear(sums, y[left], x[left])
+                near = sampled[:, 3] > 1e-3
+            colors[left[near]] = sampled[near, :3] / sampled[near, 3:]
+            found[left[near]] = True
+            del sums
         return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
 
 
