@@ -105,6 +105,7 @@ class EdgeColors:
             self.bands()
         if self._soft_before[bottom] == self._soft_before[top]:  # type: ignore[index]
             return  # no soft pixel in these rows
+        self.keep()  # callers paint band after band
         ys, xs, colors = self.band(top, bottom)
         out[ys - top, xs, :3] = colors
 
@@ -196,8 +197,6 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
         raise ValueError("compose onto a background needs the float matte")
     out = np.empty((*a8.shape, 3 if bg_color[3] == 255 else 4), np.uint8)
     edges = EdgeColors(rgb, a8, scratch=out)
-    if len(edges.bands()) == 1:
-        edges.keep()  # the blending bands below colour their soft pixels from the same sums
     step = max(1, min(BAND_ROWS, BAND_PIXELS // max(1, a8.shape[1])))
     for top in range(0, a8.shape[0], step):  # float maths in bands: bounded memory on big photos
         deadline.check()
@@ -210,16 +209,21 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
 
 def compose_over(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """RGB uint8 pixels: the subject (with its own colours at the soft edges) over an RGB background image."""
-    a8 = to_uint8(alpha)
-    ys, xs, colors = edge_colors(rgb, a8)
-    fg = rgb.copy()
-    fg[ys, xs] = colors
     out = np.empty(rgb.shape, np.uint8)
-    for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
+    edges = EdgeColors(rgb, to_uint8(alpha), scratch=out)
+    for top in range(0, rgb.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
         deadline.check()
-        rows = slice(top, top + BAND_ROWS)
-        a = alpha[rows][:, :, None]
-        out[rows] = fg[rows] * a + background[rows] * (1.0 - a) + 0.5
+        bottom = min(top + BAND_ROWS, rgb.shape[0])
+        fg = rgb[top:bottom].copy()
+        edges.paint(top, bottom, fg)
+        a = alpha[top:bottom]
+        behind = np.subtract(1.0, a, dtype=np.float32)
+        channel = np.empty_like(a)
+        for c in range(3):  # a channel at a time, as in _blend
+            np.multiply(fg[:, :, c], a, out=channel)
+            channel += background[top:bottom, :, c] * behind
+            channel += np.float32(0.5)
+            out[top:bottom, :, c] = channel
     return out
 
 
@@ -231,8 +235,16 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     for top in range(0, rgb.shape[0], BAND_ROWS):
         deadline.check()
         rows = slice(top, top + BAND_ROWS)
-        a = alpha[rows].astype(np.float32)[:, :, None] * (1.0 / 255.0)
-        out[rows] = rgb[rows] * a + 255.0 * (1.0 - a) + 0.5
+        a = alpha[rows].astype(np.float32)
+        a *= np.float32(1.0 / 255.0)
+        white = np.subtract(1.0, a, dtype=np.float32)
+        white *= np.float32(255.0)
+        channel = np.empty_like(a)
+        for c in range(3):  # a channel at a time, as in _blend
+            np.multiply(rgb[rows, :, c], a, out=channel)
+            channel += white
+            channel += np.float32(0.5)
+            out[rows, :, c] = channel
     return out
 
 
