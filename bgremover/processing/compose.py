@@ -65,9 +65,15 @@ class EdgeColors:
             yield from self._sums
             return
         assert self._map is not None  # until the sums are kept
+        height, width = self._map.shape[:2]
         for radius in FG_RADII:
             box = (2 * max(1, round(radius * self.scale)) + 1,) * 2
-            yield cv2.boxFilter(self._map, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
+            # one more row and column, copies of the last: a sample's right and lower neighbours always exist
+            sums = np.empty((height + 1, width + 1, 4), np.float32)
+            cv2.boxFilter(self._map, -1, box, dst=sums[:height, :width], normalize=False, borderType=cv2.BORDER_REFLECT)
+            sums[height, :width] = sums[height - 1, :width]
+            sums[:, width] = sums[:, width - 1]
+            yield sums
 
     def bands(self) -> list[tuple[int, int]]:
         """Row ranges (top, bottom) holding at most BAND_POINTS soft pixels each (or a single row)."""
@@ -128,15 +134,17 @@ class EdgeColors:
         x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
         colors = np.zeros((ys.size, 3), np.float32)
         found = np.zeros(ys.size, bool)
+        row = size[0] + 1  # the sums' row length, with their extra column
         for sums in self._radius_sums():  # sums are sampled at the soft pixels only, then divided there
             left = np.flatnonzero(~found)  # a wider radius only for the points the nearer one left uncoloured
             if left.size == 0:
                 break
+            flat = sums.reshape(-1, 4)
             if scale == 1.0:  # the samples fall on the map's own pixels: interpolating would give the same values
-                sampled = sums[ys[left], xs[left]]
+                sampled = np.take(flat, ys[left].astype(np.intp) * row + xs[left], axis=0)
                 near = sampled[:, 3] >= _NEAR
             else:
-                sampled = _bilinear(sums, y[left], x[left])
+                sampled = _bilinear(flat, row, y[left], x[left])
                 near = sampled[:, 3] > 1e-3
             colors[left[near]] = sampled[near, :3] / sampled[near, 3:]
             found[left[near]] = True
@@ -164,16 +172,18 @@ def edge_colors(rgb: np.ndarray, a8: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return EdgeColors(rgb, a8).band(0, a8.shape[0])
 
 
-def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Bilinear samples of a 2-D or 3-D array at in-range float coordinates."""
-    height, width = image.shape[:2]
+def _bilinear(flat: np.ndarray, row: int, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bilinear samples at in-range float coordinates of a 4-channel map, given as (pixels, 4) rows of `row` pixels.
+
+    The map has one more row and column than the coordinates reach (copies of the last), so each sample's
+    four neighbours are two pairs of adjacent pixels, taken from the flat array.
+    """
     y0, x0 = y.astype(np.intp), x.astype(np.intp)
-    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
-    fy, fx = y - y0, x - x0
-    if image.ndim == 3:
-        fy, fx = fy[:, None], fx[:, None]
-    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
-    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    fy, fx = (y - y0)[:, None], (x - x0)[:, None]
+    index = y0 * row + x0
+    top = np.take(flat, index, axis=0) * (1 - fx) + np.take(flat, index + 1, axis=0) * fx
+    index += row
+    bottom = np.take(flat, index, axis=0) * (1 - fx) + np.take(flat, index + 1, axis=0) * fx
     return top * (1 - fy) + bottom * fy
 
 
