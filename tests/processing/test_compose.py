@@ -183,3 +183,19 @@ def test_soft_pixels_painted_band_by_band_are_the_colours_found_at_once(data_dir
             assert np.abs(out[:, :, :3] - over).max() <= 0.5 + 1e-3  # float32 maths, rounded once
         out = compose_module.compose_over(rgb, alpha, np.full_like(rgb, 7))
         assert np.abs(out - _reference_over(expected, alpha, (7, 7, 7, 255))).max() <= 0.5 + 1e-3
+
+
+def test_bilinear_samples_of_the_padded_flat_map_are_the_plain_ones():
+    rng = np.random.default_rng(3)
+    height, width = 37, 53
+    image = (rng.random((height, width, 4)) * 1000).astype(np.float32)
+    padded = np.pad(image, ((0, 1), (0, 1), (0, 0)), mode="edge")
+    y = np.concatenate([rng.random(500) * (height - 1), [0, height - 1, height - 1, 0]]).astype(np.float32)
+    x = np.concatenate([rng.random(500) * (width - 1), [0, width - 1, 0, width - 1]]).astype(np.float32)
+    y0, x0 = y.astype(int), x.astype(int)
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    fy, fx = (y - y0)[:, None], (x - x0)[:, None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    expected = top * (1 - fy) + bottom * fy  # clipped neighbours at the last row and column
+    assert np.array_equal(compose_module._bilinear(padded.reshape(-1, 4), width + 1, y, x), expected)
