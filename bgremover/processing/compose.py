@@ -29,9 +29,10 @@ class EdgeColors:
 
     The colour source is the subject's core (opaque, CORE_DEPTH px inside the edge), averaged over a
     small then a large window, so a matte that overshoots onto a dark background leaves no dark fringe.
-    Sums are taken at most at COLOR_SIDE pixels and sampled bilinearly at the soft pixels; `band` finds
-    and colours the soft pixels of some rows (`bands` says which), so a matte that is soft almost
-    everywhere (refine=none on a big photo) needs per-point arrays for BAND_POINTS points at a time.
+    Sums (colours and weight as one 4-channel map, so each point is sampled once) are taken at most at
+    COLOR_SIDE pixels and sampled bilinearly at the soft pixels; `band` finds and colours the soft pixels
+    of some rows (`bands` says which), so a matte that is soft almost everywhere (refine=none on a big
+    photo) needs per-point arrays for BAND_POINTS points at a time.
     `scratch`, if given, is a uint8 buffer of at least rgb's size whose contents may be overwritten
     (compose passes its output before filling it), so the masked colours need no array of their own.
     """
@@ -47,25 +48,31 @@ class EdgeColors:
         masked = np.empty_like(rgb) if scratch is None else scratch.reshape(-1)[: rgb.size].reshape(rgb.shape)
         masked.fill(0)
         cv2.bitwise_and(rgb, rgb, dst=masked, mask=core)  # the core's colours; elsewhere left at 0
-        weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
+        weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA)
         del core  # before the colour map is made: the two full-size masks are never held at once with it
-        weighted = cv2.resize(masked, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        weighted = cv2.resize(masked, size, interpolation=cv2.INTER_AREA)
         del masked
-        self._maps: tuple[np.ndarray, np.ndarray] | None = (weight, weighted)
-        self._sums: list[tuple[np.ndarray, np.ndarray]] | None = None  # kept when the soft pixels need several bands
+        # R, G, B and weight in one float map (cvtColor's copy into four channels is the fastest way there)
+        self._map: np.ndarray | None = cv2.cvtColor(weighted, cv2.COLOR_RGB2RGBA).astype(np.float32)
+        np.multiply(weight, np.float32(1.0 / 255.0), out=self._map[:, :, 3])
+        self._sums: list[np.ndarray] | None = None  # kept when the soft pixels need several bands
+        self._soft_before: np.ndarray | None = None  # soft pixels above each row (set by `bands`)
 
-    def _radius_sums(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(weight, colour) sums around each point, per radius, near colours first."""
+    def _radius_sums(self) -> Iterator[np.ndarray]:
+        """(colour, weight) sums around each point as one 4-channel map, per radius, near colours first."""
         if self._sums is not None:
             yield from self._sums
             return
-        weight, weighted = self._maps  # type: ignore[misc]
+        assert self._map is not None  # until the sums are kept
+        height, width = self._map.shape[:2]
         for radius in FG_RADII:
             box = (2 * max(1, round(radius * self.scale)) + 1,) * 2
-            den = cv2.boxFilter(weight, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
-            num = cv2.boxFilter(weighted, -1, box, normalize=False, borderType=cv2.BORDER_REFLECT)
-            yield den, num
-            del den, num  # one radius's sums at a time
+            # one more row and column, copies of the last: a sample's right and lower neighbours always exist
+            sums = np.empty((height + 1, width + 1, 4), np.float32)
+            cv2.boxFilter(self._map, -1, box, dst=sums[:height, :width], normalize=False, borderType=cv2.BORDER_REFLECT)
+            sums[height, :width] = sums[height - 1, :width]
+            sums[:, width] = sums[:, width - 1]
+            yield sums
 
     def bands(self) -> list[tuple[int, int]]:
         """Row ranges (top, bottom) holding at most BAND_POINTS soft pixels each (or a single row)."""
@@ -78,6 +85,7 @@ class EdgeColors:
             )
             // 255
         )
+        self._soft_before = np.concatenate([[0], np.cumsum(per_row)])  # soft pixels above each row
         ranges, top, count = [], 0, 0
         for row, n in enumerate(per_row.tolist()):
             if count + n > BAND_POINTS and row > top:
@@ -86,10 +94,25 @@ class EdgeColors:
             count += int(n)
         if count:
             ranges.append((top, len(per_row)))
-        if len(ranges) > 1 and self._sums is None:  # each band samples every radius: filter once, keep
-            self._sums = list(self._radius_sums())
-            self._maps = None
+        if len(ranges) > 1:  # each band samples every radius: filter once, keep
+            self.keep()
         return ranges
+
+    def keep(self) -> None:
+        """Filter the colour sums once and keep them, for callers that colour several bands of rows."""
+        if self._sums is None:
+            self._sums = list(self._radius_sums())
+            self._map = None
+
+    def paint(self, top: int, bottom: int, out: np.ndarray) -> None:
+        """Write the subject's colours into `out` (rows top…bottom, RGB or RGBA uint8) at those rows' soft pixels."""
+        if self._soft_before is None:
+            self.bands()
+        if self._soft_before[bottom] == self._soft_before[top]:  # type: ignore[index]
+            return  # no soft pixel in these rows
+        self.keep()  # callers paint band after band
+        ys, xs, colors = self.band(top, bottom)
+        out[ys - top, xs, :3] = colors
 
     def band(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, RGB) of the soft pixels in rows top…bottom that have a subject colour nearby."""
@@ -110,13 +133,25 @@ class EdgeColors:
         x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
         colors = np.zeros((ys.size, 3), np.float32)
         found = np.zeros(ys.size, bool)
-        for den_sums, num_sums in self._radius_sums():  # sums are sampled at the soft pixels only, then divided there
-            den, num = _bilinear(den_sums, y, x), _bilinear(num_sums, y, x)
-            use = (den > 1e-3) & ~found
-            colors[use] = num[use] / den[use][:, None]
-            found |= use
-            del den_sums, num_sums
+        row = size[0] + 1  # the sums' row length, with their extra column
+        for sums in self._radius_sums():  # sums are sampled at the soft pixels only, then divided there
+            left = np.flatnonzero(~found)  # a wider radius only for the points the nearer one left uncoloured
+            if left.size == 0:
+                break
+            flat = sums.reshape(-1, 4)
+            if scale == 1.0:  # the samples fall on the map's own pixels: interpolating would give the same values
+                sampled = np.take(flat, ys[left].astype(np.intp) * row + xs[left], axis=0)
+                near = sampled[:, 3] >= _NEAR
+            else:
+                sampled = _bilinear(flat, row, y[left], x[left])
+                near = sampled[:, 3] > 1e-3
+            colors[left[near]] = sampled[near, :3] / sampled[near, 3:]
+            found[left[near]] = True
+            del sums
         return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
+
+
+_NEAR = np.float32(1e-3)  # a float32 den ≥ this ⇔ den > 1e-3 exactly (it is the least float32 above 1e-3)
 
 
 def _soft(a8: np.ndarray) -> np.ndarray:
@@ -136,16 +171,18 @@ def edge_colors(rgb: np.ndarray, a8: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return EdgeColors(rgb, a8).band(0, a8.shape[0])
 
 
-def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Bilinear samples of a 2-D or 3-D array at in-range float coordinates."""
-    height, width = image.shape[:2]
+def _bilinear(flat: np.ndarray, row: int, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bilinear samples at in-range float coordinates of a 4-channel map, given as (pixels, 4) rows of `row` pixels.
+
+    The map has one more row and column than the coordinates reach (copies of the last), so each sample's
+    four neighbours are two pairs of adjacent pixels, taken from the flat array.
+    """
     y0, x0 = y.astype(np.intp), x.astype(np.intp)
-    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
-    fy, fx = y - y0, x - x0
-    if image.ndim == 3:
-        fy, fx = fy[:, None], fx[:, None]
-    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
-    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    fy, fx = (y - y0)[:, None], (x - x0)[:, None]
+    index = y0 * row + x0
+    top = np.take(flat, index, axis=0) * (1 - fx) + np.take(flat, index + 1, axis=0) * fx
+    index += row
+    bottom = np.take(flat, index, axis=0) * (1 - fx) + np.take(flat, index + 1, axis=0) * fx
     return top * (1 - fy) + bottom * fy
 
 
@@ -163,8 +200,7 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
         cv2.mixChannels([a8], [rgba], [0, 3])
         for top, bottom in edges.bands():
             deadline.check()
-            ys, xs, colors = edges.band(top, bottom)
-            rgba[ys, xs, :3] = colors
+            edges.paint(top, bottom, rgba[top:bottom])
         return _clear_transparent(rgba)
     if alpha.dtype == np.uint8:
         raise ValueError("compose onto a background needs the float matte")
@@ -173,29 +209,30 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
     step = max(1, min(BAND_ROWS, BAND_PIXELS // max(1, a8.shape[1])))
     for top in range(0, a8.shape[0], step):  # float maths in bands: bounded memory on big photos
         deadline.check()
-        rows = slice(top, top + step)
-        _blend(rgb[rows], alpha[rows], bg_color, out[rows])
-    for top, bottom in edges.bands():  # the soft pixels again, with the subject's colours
-        deadline.check()
-        ys, xs, colors = edges.band(top, bottom)
-        edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)
-        _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
-        out[ys, xs] = edge[:, 0]
+        bottom = min(top + step, a8.shape[0])
+        fg = rgb[top:bottom].copy()
+        edges.paint(top, bottom, fg)  # the soft pixels with the subject's colours
+        _blend(fg, alpha[top:bottom], bg_color, out[top:bottom])
     return out if out.shape[2] == 3 else _clear_transparent(out)
 
 
 def compose_over(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """RGB uint8 pixels: the subject (with its own colours at the soft edges) over an RGB background image."""
-    a8 = to_uint8(alpha)
-    ys, xs, colors = edge_colors(rgb, a8)
-    fg = rgb.copy()
-    fg[ys, xs] = colors
     out = np.empty(rgb.shape, np.uint8)
-    for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
+    edges = EdgeColors(rgb, to_uint8(alpha), scratch=out)
+    for top in range(0, rgb.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
         deadline.check()
-        rows = slice(top, top + BAND_ROWS)
-        a = alpha[rows][:, :, None]
-        out[rows] = fg[rows] * a + background[rows] * (1.0 - a) + 0.5
+        bottom = min(top + BAND_ROWS, rgb.shape[0])
+        fg = rgb[top:bottom].copy()
+        edges.paint(top, bottom, fg)
+        a = alpha[top:bottom]
+        behind = np.subtract(1.0, a, dtype=np.float32)
+        channel = np.empty_like(a)
+        for c in range(3):  # a channel at a time, as in _blend
+            np.multiply(fg[:, :, c], a, out=channel)
+            channel += background[top:bottom, :, c] * behind
+            channel += np.float32(0.5)
+            out[top:bottom, :, c] = channel
     return out
 
 
@@ -207,21 +244,37 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     for top in range(0, rgb.shape[0], BAND_ROWS):
         deadline.check()
         rows = slice(top, top + BAND_ROWS)
-        a = alpha[rows].astype(np.float32)[:, :, None] * (1.0 / 255.0)
-        out[rows] = rgb[rows] * a + 255.0 * (1.0 - a) + 0.5
+        a = alpha[rows].astype(np.float32)
+        a *= np.float32(1.0 / 255.0)
+        white = np.subtract(1.0, a, dtype=np.float32)
+        white *= np.float32(255.0)
+        channel = np.empty_like(a)
+        for c in range(3):  # a channel at a time, as in _blend
+            np.multiply(rgb[rows, :, c], a, out=channel)
+            channel += white
+            channel += np.float32(0.5)
+            out[rows, :, c] = channel
     return out
 
 
 def _blend(fg: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int], out: np.ndarray) -> None:
-    """Colours over a background colour (Porter-Duff "over"), written into `out` (RGB, or RGBA if translucent)."""
-    color = np.array(bg_color[:3], np.float32)
-    bg_a = bg_color[3] / 255.0
-    a = alpha[:, :, None]
-    out_a = a + bg_a * (1.0 - a)
-    rgb_out = (fg * a + color * (bg_a * (1.0 - a))) / np.maximum(out_a, 1e-6)
-    out[:, :, :3] = rgb_out + 0.5
+    """Colours over a background colour (Porter-Duff "over"), written into `out` (RGB, or RGBA if translucent).
+
+    float32 maths a channel at a time on 2-D rows (numpy's 3-D broadcasting over 3 channels is ~5× slower).
+    """
+    bg_weight = np.subtract(1.0, alpha, dtype=np.float32)
+    bg_weight *= np.float32(bg_color[3] / 255.0)
+    out_a = alpha + bg_weight
+    divisor = np.maximum(out_a, np.float32(1e-6))
+    channel = np.empty_like(alpha)
+    for c in range(3):
+        np.multiply(fg[:, :, c], alpha, out=channel)
+        channel += np.float32(bg_color[c]) * bg_weight
+        channel /= divisor
+        channel += np.float32(0.5)
+        out[:, :, c] = channel
     if out.shape[2] == 4:
-        out[:, :, 3] = to_uint8(out_a[:, :, 0])
+        out[:, :, 3] = to_uint8(out_a)
 
 
 def _clear_transparent(rgba: np.ndarray) -> np.ndarray:

@@ -1,11 +1,13 @@
-"""The compose stage alone, on synthetic mattes: every matte shape × every kind of background."""
+"""The compose stage alone, on synthetic mattes (every matte shape × every kind of background) and a real photo."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from bgremover.processing import compose as compose_module
 from bgremover.processing.compose import compose, edge_colors, to_uint8
@@ -141,3 +143,59 @@ def test_compose_never_raises_and_its_output_is_well_formed(alpha, bg, data):
     else:
         assert np.array_equal(out[:, :, 3], _expected_alpha(alpha, bg))
         assert (out[out[:, :, 3] == 0] == 0).all()  # fully transparent pixels are zeroed
+
+
+def _photo_and_soft_matte(data_dir, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """A real photo and its true mask blurred into a wide soft edge (like refine=none's), long side `side`."""
+    stem = "ILSVRC2012_test_00000003"
+    photo = Image.open(data_dir / "duts-te-150" / "images" / f"{stem}.jpg").convert("RGB")
+    mask = Image.open(data_dir / "duts-te-150" / "masks" / f"{stem}.png").convert("L")
+    scale = side / max(photo.size)
+    size = (round(photo.width * scale), round(photo.height * scale))
+    rgb = np.asarray(photo.resize(size, Image.Resampling.BICUBIC)).copy()
+    alpha = np.asarray(mask.resize(size, Image.Resampling.BILINEAR), np.float32) / 255
+    return rgb, np.clip(cv2.GaussianBlur(alpha, (0, 0), side / 60) * 1.2 - 0.1, 0, 1)
+
+
+def _reference_over(fg: np.ndarray, alpha: np.ndarray, bg: tuple[int, int, int, int]) -> np.ndarray:
+    """Porter-Duff "over" a colour in float64, straight from its definition."""
+    a, bg_a = alpha.astype(np.float64)[:, :, None], bg[3] / 255
+    out_a = a + bg_a * (1 - a)
+    return (fg * a + np.array(bg[:3]) * bg_a * (1 - a)) / np.maximum(out_a, 1e-6)
+
+
+@pytest.mark.parametrize("side", [800, 1400])  # sums at full size, and downscaled to COLOR_SIDE
+def test_soft_pixels_painted_band_by_band_are_the_colours_found_at_once(data_dir, monkeypatch, side):
+    rgb, alpha = _photo_and_soft_matte(data_dir, side)
+    a8 = to_uint8(alpha)
+    soft = (a8 > 0) & (a8 < 254)
+    assert soft.mean() > 0.1  # mostly soft rows: many bands of soft pixels
+    ys, xs, colors = edge_colors(rgb, a8)
+    expected = rgb.copy()
+    expected[ys, xs] = colors
+    assert (expected[soft] != rgb[soft]).any(axis=1).mean() > 0.5  # most soft pixels take a subject colour
+    for points in (1 << 12, compose_module.BAND_POINTS):
+        monkeypatch.setattr(compose_module, "BAND_POINTS", points)
+        assert np.array_equal(compose(rgb, a8, None)[:, :, :3][a8 > 0], expected[a8 > 0])
+        for bg in ((40, 90, 200, 255), (40, 90, 200, 100)):
+            out = compose(rgb, alpha, bg)
+            over = _reference_over(expected, alpha, bg)
+            assert np.abs(out[:, :, :3] - over).max() <= 0.5 + 1e-3  # float32 maths, rounded once
+        out = compose_module.compose_over(rgb, alpha, np.full_like(rgb, 7))
+        assert np.abs(out - _reference_over(expected, alpha, (7, 7, 7, 255))).max() <= 0.5 + 1e-3
+
+
+def test_bilinear_samples_of_the_padded_flat_map_are_the_plain_ones():
+    rng = np.random.default_rng(3)
+    height, width = 37, 53
+    image = (rng.random((height, width, 4)) * 1000).astype(np.float32)
+    padded = np.pad(image, ((0, 1), (0, 1), (0, 0)), mode="edge")
+    y = np.concatenate([rng.random(500) * (height - 1), [0, height - 1, height - 1, 0]]).astype(np.float32)
+    x = np.concatenate([rng.random(500) * (width - 1), [0, width - 1, 0, width - 1]]).astype(np.float32)
+    y0, x0 = y.astype(int), x.astype(int)
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    fy, fx = (y - y0)[:, None], (x - x0)[:, None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    expected = top * (1 - fy) + bottom * fy  # clipped neighbours at the last row and column
+    assert np.array_equal(compose_module._bilinear(padded.reshape(-1, 4), width + 1, y, x), expected)
