@@ -163,6 +163,7 @@ class NginxServer:
         max_body: str = "16m",
         flood: Flood | None = None,
         name: str = "nginx",
+        read_timeout: str = "130s",
     ) -> None:
         self.binary = require_binary("nginx", "/usr/sbin")
         openssl = require_binary("openssl")
@@ -204,6 +205,7 @@ class NginxServer:
                 tls_key=str(self.key),
                 max_body=max_body,
                 access_log=str(self.access_log),
+                read_timeout=read_timeout,
                 version=self.version,
                 flood=flood or Flood(),
             )
