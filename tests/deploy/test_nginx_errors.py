@@ -15,7 +15,7 @@ from bgremover.web import rembg_api, removebg
 from nginx.render import NGINX_ERRORS, Flood
 from tests.services import NginxServer, free_port
 
-pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")]
 
 NATIVE_KEYS = {"error", "code", "solution", "details", "request_id"}
 # One path per API prefix: nginx picks the error shape from the URI as the app does.
