@@ -17,6 +17,8 @@ import requests
 from nginx.render import Flood, nginx_version, render
 
 ROOT = Path(__file__).resolve().parents[1]
+# Load tests and the soak send far more than a client should: an nginx with these limits lets them through.
+LOAD_TEST_FLOOD = Flood(rate="1000r/s", burst=1000, post_rate="1000r/s", post_burst=1000, connections=100)
 
 
 def require_binary(name: str, *extra_dirs: str) -> str:
