@@ -284,6 +284,7 @@ def main() -> None:
     parser.add_argument("--static-root", default=str(ROOT / "static"))
     parser.add_argument("--max-body", default="16m", help="nginx size; match MAX_CONTENT_LENGTH")
     parser.add_argument("--access-log", default="/var/log/nginx/bgremover.access.log")
+    parser.add_argument("--read-timeout", default="130s", help="proxy_read_timeout; keep it above gunicorn's 120 s")
     parser.add_argument(
         "--nginx-version",
         type=_version,
@@ -309,6 +310,7 @@ def main() -> None:
         static_root=args.static_root,
         max_body=args.max_body,
         access_log=args.access_log,
+        read_timeout=args.read_timeout,
         version=version,
         flood=flood,
     )
