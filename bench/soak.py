@@ -445,6 +445,7 @@ def attribute(
     budget = {id(k): len(k.held) for k in kills}
     explained, unexplained = [], []
     for o in sorted((o for o in outcomes if o.status >= 500 or o.failure), key=lambda o: o.started):
+        # remove.bg's error shape has no request id, so for its 502s the app's log cannot be asked
         died_unanswered = o.status == 502 and o.code == "bad_gateway" and o.request_id not in finished
         died_streaming = o.endpoint == BATCH and o.status == 200 and o.failure.startswith("cut off")
         kill = next((k for k in kills if o.started <= k.done and k.at <= o.ended and budget[id(k)] > 0), None)
@@ -741,17 +742,25 @@ class Soak:
         ids = set()
         for line in self.app_log.read_text().splitlines():
             with contextlib.suppress(ValueError):
-                ids.add(json.loads(line).get("request_id", ""))
-        return ids
+                ids.add(json.loads(line).get("request_id") or "")
+        return ids - {""}  # lines about no request (the limiter's warnings) have none
 
     def attribute(self) -> tuple[list[tuple[Outcome, Kill]], list[Outcome]]:
         """Each 5xx or broken answer, explained by a kill or not (see `attribute`)."""
         return attribute(self.outcomes, self.kills, self.app_request_ids())
 
-    def nginx_saw(self) -> int:
-        """How many upstream connections nginx's error log says broke (a killed worker's)."""
+    def nginx_saw(self) -> tuple[int, list[str], int]:
+        """nginx's view: upstream connections its error log says broke, the request ids of the 502s in its
+        access log, and how many of those the app logged as answered."""
         log = (self.nginx.dir / "error.log").read_text()
-        return sum(log.count(s) for s in ("upstream prematurely closed", "Connection reset by peer"))
+        broken = sum(log.count(s) for s in ("upstream prematurely closed", "Connection reset by peer"))
+        bad_gateway = []
+        for line in self.nginx.access_log.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if entry["status"] == 502:
+                    bad_gateway.append(entry["request_id"])
+        return broken, bad_gateway, len(set(bad_gateway) & self.app_request_ids())
 
     def report(
         self,
@@ -831,7 +840,11 @@ class Soak:
             f"{lim.redis_up_at - lim.redis_down_at:.1f} s later; the limited client's requests during the outage: "
             f"{dict(lim.during_outage)}"
         )
-        lines.append(f"- nginx's error log: {self.nginx_saw()} upstream connection(s) broken")
+        broken, bad_gateway, answered = self.nginx_saw()
+        lines.append(
+            f"- nginx: {broken} upstream connection(s) broken (error log); {len(bad_gateway)} × 502 in the access "
+            f"log ({', '.join(i[:8] for i in bad_gateway) or 'none'}), {answered} of them answered by the app"
+        )
         lines.append(
             f"- 5xx or broken answers: {sum(1 for o in self.outcomes if o.status >= 500 or o.failure)}, of which "
             f"explained by a kill {len(explained)}, unexplained {len(unexplained)}"
