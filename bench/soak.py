@@ -437,16 +437,19 @@ def attribute(
     """Each 5xx or broken answer: explained by a kill, or not.
 
     A request in flight on a killed worker ends one of two ways: nginx's own 502 (the worker died before
-    it answered, so the app never logged its request id: `finished` holds those it logged), or, for the
-    batch endpoint, whose ZIP is streamed after its 200 is sent, a body cut off. Either is explained only
-    when the kill falls inside the request's time, and at most as many as the killed worker held
-    connections at the kill (a sync worker holds one).
+    it answered), or, for the batch endpoint, whose ZIP is streamed after its 200 is sent, a body cut off.
+    Either is explained only when the kill falls inside the request's time, and at most as many as the
+    killed worker held connections at the kill (a sync worker holds one). A 502 must also be missing from
+    the app's log (`finished`: the request ids it logged), except a batch's: its line is written when the
+    streamed response starts, before the ZIP's first byte is made, so a worker killed mid-batch has logged
+    it and nginx, with no byte yet, still answers 502.
     """
     budget = {id(k): len(k.held) for k in kills}
     explained, unexplained = [], []
     for o in sorted((o for o in outcomes if o.status >= 500 or o.failure), key=lambda o: o.started):
         # remove.bg's error shape has no request id, so for its 502s the app's log cannot be asked
-        died_unanswered = o.status == 502 and o.code == "bad_gateway" and o.request_id not in finished
+        unlogged = o.request_id not in finished or o.endpoint == BATCH
+        died_unanswered = o.status == 502 and o.code == "bad_gateway" and unlogged
         died_streaming = o.endpoint == BATCH and o.status == 200 and o.failure.startswith("cut off")
         kill = next((k for k in kills if o.started <= k.done and k.at <= o.ended and budget[id(k)] > 0), None)
         if kill is not None and (died_unanswered or died_streaming):
@@ -843,7 +846,7 @@ class Soak:
         broken, bad_gateway, answered = self.nginx_saw()
         lines.append(
             f"- nginx: {broken} upstream connection(s) broken (error log); {len(bad_gateway)} × 502 in the access "
-            f"log ({', '.join(i[:8] for i in bad_gateway) or 'none'}), {answered} of them answered by the app"
+            f"log ({', '.join(i[:8] for i in bad_gateway) or 'none'}), {answered} of them in the app's log"
         )
         lines.append(
             f"- 5xx or broken answers: {sum(1 for o in self.outcomes if o.status >= 500 or o.failure)}, of which "

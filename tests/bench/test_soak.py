@@ -42,6 +42,13 @@ def test_a_batch_cut_off_while_streaming_is_the_kills_but_not_another_endpoints(
     assert explained == [(batch, KILL)] and unexplained == [native]
 
 
+def test_a_batch_killed_before_its_first_byte_is_a_502_the_app_logged():
+    batch = outcome(502, 99.0, 100.3, endpoint=BATCH, code="bad_gateway", request_id="e" * 32)
+    native = outcome(502, 99.0, 100.3, code="bad_gateway", request_id="f" * 32)
+    explained, unexplained = attribute([native, batch], [KILL], finished={"e" * 32, "f" * 32})
+    assert explained == [(batch, KILL)] and unexplained == [native]
+
+
 def test_a_kill_that_held_nothing_explains_nothing():
     idle = Kill(at=100.0, done=100.01, pid=4243, held=[])
     lost = outcome(502, 99.0, 100.5, code="bad_gateway")
