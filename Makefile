@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
-$(DEV): requirements-dev.txt $(STAMP)
+$(DEV): requirements-dev.txt requirements-int8.txt $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -31,7 +31,7 @@ dev: $(DEV)
 
 checkov: $(CHECKOV_STAMP)
 
-## model: provision MODEL_NAME (default u2netp) into U2NET_HOME (default ~/.u2net), offline-safe
+## model: provision the models the settings load (u2netp and u2net by default) into U2NET_HOME (~/.u2net), offline
 model: $(STAMP)
 	$(BIN)/bgremover models fetch
 
@@ -45,7 +45,7 @@ test: lint model checkov
 	$(BIN)/pytest --cov --cov-report=term
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (README, "Quality")
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg (docs/quality.md)
 quality: model
 	$(BIN)/python -m bench.quality
 
@@ -63,7 +63,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -1,4 +1,9 @@
-"""gunicorn configuration: sync workers, each loading and warming its own model after the fork."""
+"""gunicorn configuration: workers that load and warm their own models after the fork.
+
+By default one gthread worker serves WORKER_THREADS (4) requests at once, its threads sharing one copy of
+the models; WORKER_THREADS=1 gives sync workers, one request and one copy of the models each
+(docs/performance.md compares the layouts).
+"""
 
 import os
 import shutil
@@ -14,8 +19,9 @@ except SettingsError as exc:
     sys.exit(f"bgremover: cannot start:\n{exc}")
 
 bind = f"{_settings.host}:{_settings.port}"
-worker_class = "sync"
-workers = _settings.web_concurrency  # default: one per core, each with ORT_THREADS (default 2) model threads
+worker_class = "gthread" if _settings.worker_threads > 1 else "sync"
+threads = _settings.worker_threads
+workers = _settings.web_concurrency  # default 1: its models run MODEL_THREADS (default 2) threads each
 preload_app = False  # the app, and so the model session, is created in each worker after the fork
 timeout = 120  # above the slowest legal request (4096x4096, refine=high) on a slow core
 graceful_timeout = 30
@@ -37,17 +43,23 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 
 
 def on_starting(server):
-    """Refuse to start, with a clear message, when a configured model or the inference backend cannot run."""
+    """Refuse to start, with a clear message, when a configured model, the inference backend, an API key entry or
+    file, or an allow-listed host cannot be used (each worker's create_app builds the same again)."""
+    from bgremover.apikeys import KeyFileError, KeyStore
     from bgremover.models.backends import resolve
     from bgremover.models.registry import ModelRegistry
+    from bgremover.web.addresses import AllowList
 
     registry = ModelRegistry(_settings.u2net_home)
     try:
+        if _settings.api_keys_enabled:
+            KeyStore.load(_settings.api_keys, _settings.api_keys_file)
+        AllowList.parse(_settings.image_url_allow_hosts)
         for name in _settings.model_names:
-            registry.check(name)
+            registry.locate(name)
         # bf16 judged from /proc/cpuinfo here: OpenVINO is loaded only in the workers, after the fork
         resolve(_settings.inference_backend, _settings.inference_precision, ask_openvino=False)
-    except (ModelUnavailable, BackendUnavailable) as exc:
+    except (ModelUnavailable, BackendUnavailable, KeyFileError, ValueError) as exc:
         sys.exit(f"bgremover: cannot start: {exc}")
     _warn_if_limits_are_per_worker(server)
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -1,6 +1,6 @@
-"""int8 experiment (issue 10, item 3): u2netp quantized by NNCF with accuracy control, beside OpenVINO f32 and bf16.
+"""int8 experiment: u2netp quantized by NNCF with accuracy control, beside OpenVINO f32 and bf16.
 
-    python -m bench.int8 --recipe        # the int8 build `bgremover models fetch` makes (bgremover/models/quantize.py)
+    python -m bench.int8 --recipe        # the build `bgremover models fetch --int8` makes (models/int8_build.py)
     python -m bench.int8 [--data ../shared/data] [--cache ~/.u2net/u2netp-int8-search] [--rebuild] [--max-drop 0.005]
 
 The second form is the search that found which layers the recipe keeps in f32 (about 20 minutes).
@@ -33,10 +33,11 @@ from PIL import Image
 
 from bench.quality import SETS, metrics, pairs
 from bgremover.models.backends import OpenVinoRunner, bf16_supported, cpu_flags, openvino_capabilities
+from bgremover.models.catalog import CATALOG
+from bgremover.models.int8 import int8_file
+from bgremover.models.int8_build import augmented, build_int8, calibration_photos, float_convolutions
 from bgremover.models.provision import model_file
-from bgremover.models.quantize import augmented, build_int8, calibration_photos, float_convolutions, int8_file
-from bgremover.models.registry import SPECS, Segmenter, to_mask
-from bgremover.processing.segment import model_input
+from bgremover.models.session import Segmenter
 
 # With NNCF_CI set, NNCF swaps its telemetry for a stub (nncf/telemetry/wrapper.py): it sends no events.
 os.environ.setdefault("NNCF_CI", "1")
@@ -51,21 +52,21 @@ BUILD = {"nncf_subset": 300, "ranking_subset": 6, "max_iterations": 8, "preset":
 
 def segmenter(path: Path, precision: str, threads: int) -> Segmenter:
     """The app's `Segmenter` on its OpenVINO runner for a model file (ONNX or IR), pinning checked off."""
-    runner = OpenVinoRunner(path, precision, threads)  # type: ignore[arg-type]
-    compiled = runner.compiled(SPECS[MODEL].size, SPECS[MODEL].size)
+    runner = OpenVinoRunner(path, precision, threads, CATALOG[MODEL].size)  # type: ignore[arg-type]
+    compiled = runner.compiled
     assert compiled.get_property("ENABLE_CPU_PINNING") is False, "CPU pinning was not turned off"
     assert compiled.get_property("INFERENCE_NUM_THREADS") == threads
-    return Segmenter(MODEL, runner, SPECS[MODEL])
+    return Segmenter(MODEL, runner, CATALOG[MODEL])
 
 
 def mask(model: Segmenter, rgb: np.ndarray) -> np.ndarray:
     """The raw soft mask (model resolution, [0, 1]) of one photo, as `refine=none` gets it."""
-    return model.predict(model_input(rgb, model.size)[None])[0]
+    return model.predict(model.resize(rgb)[None])[0]
 
 
 def batch(model: Segmenter, rgb: np.ndarray) -> np.ndarray:
     """The model's input tensor (1×3×S×S) for one photo."""
-    return model.tensor(model_input(rgb, model.size)[None])
+    return model.spec.tensor(model.resize(rgb)[None])
 
 
 def fixture_photos(data_root: Path) -> list[np.ndarray]:
@@ -106,7 +107,7 @@ def build(onnx: Path, data_root: Path, cache: Path, max_drop: float, rebuild: bo
     def validate(compiled, items) -> tuple[float, list[float]]:
         """Agreement with the f32 masks over the validation items, and per item (NNCF ranks layers by it)."""
         items = list(items)
-        masks = [to_mask(compiled(t)[0][0, 0], reference.spec) for t, _ in items]  # the app's min-max stretch
+        masks = [reference.spec.mask(compiled(t)[0][0, 0]) for t, _ in items]  # the app's min-max stretch
         scores = agreement(masks, [ref for _, ref in items])
         return float(np.mean(scores)), scores
 

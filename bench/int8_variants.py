@@ -3,7 +3,7 @@
     python -m bench.int8_variants [--variants minmax,bias,mixed,histogram,quantile] [--limit N]
 
 Each variant is plain NNCF quantization with the recipe's calibration and its layers kept in f32
-(bgremover/models/quantize.py), changing one thing: the preset, full bias correction, or the estimator of
+(bgremover/models/int8_build.py), changing one thing: the preset, full bias correction, or the estimator of
 the activations' ranges. Each is built into a temporary folder (about 30-90 s each), then every set is
 run through the raw model mask (as `python -m bench.int8`) for f32 and every variant, and the change of
 MAE, SAD and IoU against f32 is printed. The decision rule is bench.int8's: within 2% on every set.
@@ -21,8 +21,9 @@ from typing import Any
 
 from bench.int8 import DECISION_LIMIT, MODEL, evaluate, relative, segmenter
 from bench.quality import SETS
+from bgremover.models.int8 import RECIPES
+from bgremover.models.int8_build import calibration_tensors
 from bgremover.models.provision import model_file
-from bgremover.models.quantize import RECIPES, calibration_tensors
 
 
 def variants() -> dict[str, dict[str, Any]]:

@@ -17,16 +17,31 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from bench.passes import MODEL, photo
+import numpy as np
+from PIL import Image
+
+from bgremover.models.catalog import CATALOG
 from bgremover.models.registry import ModelRegistry
 from bgremover.settings import load_settings
+
+MODEL = "u2netp"
+PHOTO = Path(os.environ.get("BGREMOVER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PHOTO = PHOTO / "rembg-fixtures" / "fixtures" / "car-1.jpg"
+
+
+def photo() -> np.ndarray:
+    """The test photo (or mid-grey when the data is absent) at the model's input size, uint8 RGB."""
+    if PHOTO.is_file():
+        return CATALOG[MODEL].resize(np.asarray(Image.open(PHOTO).convert("RGB")))
+    return np.full((CATALOG[MODEL].size, CATALOG[MODEL].size, 3), 128, np.uint8)
 
 
 def worker(precision: str, threads: int, start: float, seconds: float) -> int:
     """Passes one worker-like process runs between `start` and `start + seconds` (time.time())."""
     model = ModelRegistry(load_settings().u2net_home, threads, "openvino", precision).load(MODEL)
-    image = photo(model.size)[None]
+    image = photo()[None]
     while time.time() < start:
         time.sleep(0.01)
     passes = 0
@@ -53,7 +68,7 @@ def streams(precision: str, count: int, seconds: float) -> int:
         "ENABLE_CPU_PINNING": False,
     }
     compiled = ov.Core().compile_model(model, "CPU", config)
-    tensor = registry.load(MODEL).tensor(photo(320)[None])
+    tensor = CATALOG[MODEL].tensor(photo()[None])
     queue = ov.AsyncInferQueue(compiled, count)
     done = [0]
     queue.set_callback(lambda request, userdata: done.__setitem__(0, done[0] + 1))

@@ -1,6 +1,10 @@
-"""Quality benchmark (README, "Quality"): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
+"""Quality benchmark (docs/quality.md): MAE, IoU and SAD of each refinement level beside plain rembg, in one run.
 
 python -m bench.quality [--data ../shared/data] [--sets duts-te-150,...] [--limit N]
+
+Each level runs as the engine runs it (the primary model, and the cascade model where the plan asks), at the
+precision `auto` picks here and at f32; beside it, rembg's own `remove(only_mask=True)` with u2netp and with
+u2net (its default), on onnxruntime with the same threads.
 """
 
 from __future__ import annotations
@@ -18,17 +22,21 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from bgremover.models.registry import ModelRegistry, Segmenter
+from bgremover.models.registry import ModelRegistry
+from bgremover.models.session import Segmenter
 from bgremover.processing import Engine, Limits, parse_options
 from bgremover.processing import decode as decoding
 from bgremover.processing import refine as refining
 from bgremover.processing import segment as segmenting
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.settings import load_settings
 
 LEVELS = ("none", "standard", "high")
 SETS = ("duts-te-150", "alphamatting-train-lowres", "dis5k-mini")
 TIMING_SIDE = 1024
 Rows = dict[tuple[str, str], list[tuple]]  # (method, precision) → one tuple of figures per image
+Models = dict[str, tuple[Segmenter, Segmenter | None]]  # precision → (primary, cascade model)
+PEERS = ("u2netp", "u2net")  # rembg's models run beside ours
 
 
 def metrics(alpha: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -48,8 +56,8 @@ def pairs(folder: Path, limit: int | None) -> list[tuple[Path, Path]]:
     return [pair for pair in found if pair[1].exists()][:limit]
 
 
-def evaluate(folder: Path, models: dict[str, Segmenter], limits: Limits, limit: int | None, threads: int) -> Rows:
-    """Per image and method: (MAE, IoU, SAD, seconds, model passes, mean |Δ| to the f32 alpha).
+def evaluate(folder: Path, models: Models, limits: Limits, limit: int | None, threads: int) -> Rows:
+    """Per image and method: (MAE, IoU, SAD, seconds, model passes, cascade passes, certainty, mean |Δ| to f32).
 
     Each level runs at every precision in `models` (the default first, then f32), on the same images.
     """
@@ -58,29 +66,32 @@ def evaluate(folder: Path, models: dict[str, Segmenter], limits: Limits, limit: 
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads  # same threads as ours: a like-for-like time
-    name = next(iter(models.values())).name
-    rembg_session = new_session(name, sess_opts=options)
+    peers = {name: new_session(name, sess_opts=options) for name in PEERS}
     rows: Rows = {(level, precision): [] for level in LEVELS for precision in models}
-    rows["rembg", "f32"] = []
+    for name in PEERS:
+        rows[f"rembg-{name}", "f32"] = []
     for image_path, mask_path in tqdm(pairs(folder, limit), desc=folder.name, unit="img"):
         data = image_path.read_bytes()
         truth = np.asarray(Image.open(mask_path).convert("L"))
         rgb = decoding.decode(data, limits).rgb
         for level in LEVELS:
             alphas = {}
-            for precision, model in models.items():
+            for precision, (model, cascade) in models.items():
                 started = time.perf_counter()
-                segmented = segmenting.segment(rgb, model, refine=level)
+                segmented = segmenting.segment(rgb, model, refine=level, cascade=cascade)
                 alphas[precision] = refining.refine(rgb, segmented.mask, level)
                 seconds = time.perf_counter() - started
-                rows[level, precision].append((*metrics(alphas[precision], truth), seconds, segmented.passes))
+                figures = (seconds, segmented.passes, segmented.cascade_passes, segmented.certainty)
+                rows[level, precision].append((*metrics(alphas[precision], truth), *figures))
             for precision in models:  # how far each precision's alpha lies from f32's, per pixel
                 delta = float(np.abs(alphas[precision] - alphas["f32"]).mean())
                 rows[level, precision][-1] += (delta,)
-        started = time.perf_counter()
-        ref = remove(Image.open(io.BytesIO(data)), session=rembg_session, only_mask=True)
-        ref_alpha = np.asarray(ref, dtype=np.float32) / 255.0
-        rows["rembg", "f32"].append((*metrics(ref_alpha, truth), time.perf_counter() - started, 1, 0.0))
+        for name, session in peers.items():
+            started = time.perf_counter()
+            ref = remove(Image.open(io.BytesIO(data)), session=session, only_mask=True)
+            ref_alpha = np.asarray(ref, dtype=np.float32) / 255.0
+            seconds = time.perf_counter() - started
+            rows[f"rembg-{name}", "f32"].append((*metrics(ref_alpha, truth), seconds, 1, 0, 1.0, 0.0))
     return rows
 
 
@@ -115,25 +126,46 @@ def table(name: str, rows: Rows) -> str:
     lines = [
         f"#### {name} ({count} images)",
         "",
-        "| method | precision | MAE ↓ | IoU ↑ | SAD ↓ | s/image | model passes/image | second opinion "
-        "| mean abs Δ vs f32 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | precision | MAE ↓ | IoU ↑ | SAD ↓ | s/image | passes/image (of them cascade) | gate rate "
+        "| median certainty | below 0.9: share, MAE (rest's MAE) | mean abs Δ vs f32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     labels = {
         "none": "bgremover `refine=none`",
         "standard": "bgremover `refine=standard`",
         "high": "bgremover `refine=high`",
-        "rembg": "plain rembg `remove(only_mask=True)`",
+        **{f"rembg-{name}": f"rembg {name} `remove(only_mask=True)`" for name in PEERS},
     }
     for (key, precision), found in rows.items():
         values = np.array(found)
-        mae, iou, sad, secs, passes, delta = values.mean(axis=0)
-        gated = f"{(values[:, 4] > 1).mean():.0%}" if key == "standard" else "—"
+        mae, iou, sad, secs, passes, cascade, _, delta = values.mean(axis=0)
+        gated = f"{(values[:, 4] > 1).mean():.0%}" if key in LEVELS else "—"
+        sure, unsure = "—", "—"
+        if key in LEVELS:
+            low = values[:, 6] < UNSURE_CERTAINTY
+            sure = f"{np.median(values[:, 6]):.3f}"
+            below = f"{values[low, 0].mean():.4f}" if low.any() else "—"
+            rest = f"{values[~low, 0].mean():.4f}" if (~low).any() else "—"
+            unsure = f"{low.mean():.0%}, {below} ({rest})"
         lines.append(
             f"| {labels[key]} | {precision} | {mae:.4f} | {iou:.3f} | {sad:.1f} | {secs:.3f} | {passes:.2f} "
-            f"| {gated} | {delta:.4f} |"
+            f"({cascade:.2f}) | {gated} | {sure} | {unsure} | {delta:.4f} |"
         )
     return "\n".join(lines)
+
+
+def machine() -> str:
+    """The CPU model and the flags that decide the precision (for every dated figure)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            model = value.strip()
+        elif key.strip() == "flags":
+            flags = set(value.split())
+            break
+    shown = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni"})
+    return f"{model} ({', '.join(shown) or 'no AVX2'})"
 
 
 def main() -> None:
@@ -147,23 +179,29 @@ def main() -> None:
     settings = load_settings()
     cv2.setNumThreads(1)
     registry = ModelRegistry.from_settings(settings)
-    models = {registry.inference.precision: registry.load(settings.model_name)}
-    if "f32" not in models:  # the reference precision, on the same backend and threads
-        reference = ModelRegistry(settings.u2net_home, settings.ort_threads, registry.inference.backend, "f32")
-        models["f32"] = reference.load(settings.model_name)
+    registries = {registry.inference.precision: registry}
+    if "f32" not in registries:  # the reference precision, on the same backend and threads
+        registries["f32"] = ModelRegistry(
+            settings.u2net_home, settings.model_threads, registry.inference.backend, "f32"
+        )
+    cascade = settings.cascade_model
+    models: Models = {
+        precision: (reg.load(settings.model_name), reg.load(cascade) if cascade else None)
+        for precision, reg in registries.items()
+    }
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
-        f"### Quality, `{settings.model_name}`, {date.today()}, {platform.processor() or platform.machine()}, "
-        f"ORT_THREADS={settings.ort_threads}, {registry.inference.backend} {registry.inference.precision}",
+        f"### Quality, `{settings.model_name}` → `{cascade}`, {date.today()}, {machine()}, "
+        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",
         "",
     ]
     for name in args.sets.split(","):
-        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.ort_threads)
+        rows = evaluate(args.data.resolve() / name, models, limits, args.limit, settings.model_threads)
         out += [table(name, rows), ""]
     if not args.no_timing:
-        ms = end_to_end_ms(Engine(registry, settings.model_name, limits), args.data.resolve())
+        ms = end_to_end_ms(Engine(registry, settings.model_name, limits, cascade), args.data.resolve())
         out += [
             f"#### End to end at {TIMING_SIDE} px (JPEG in, PNG out; median ms per image)",
             "",

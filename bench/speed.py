@@ -2,8 +2,9 @@
 
     python -m bench.speed [--quick] [--out BENCHMARKS.md]
 
-Both servers get the same real photos (from ../shared/data, scaled to 512/1024/2048/4096 px, JPEG in,
-PNG out) in closed loops at concurrency 1, 2, 4 and 8, alternating the two servers per configuration.
+bgremover and `rembg s` with u2net (its default) and with u2netp get the same real photos (from
+../shared/data: dis5k-mini, duts-te-150 and alphamatting, scaled to 512/1024/2048/4096 px, JPEG in, PNG
+out) in closed loops at concurrency 1, 2, 4 and 8, alternating the servers per configuration.
 Reported: throughput, p50/p95 latency, output bytes, peak RSS of each server's whole process tree,
 cold start (process start to first cut-out), ours÷rembg ratios, the model-only ceiling, per-stage
 engine timings, worker/thread layouts, and RSS growth over a long run.
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 REMBG_VERSION = "2.0.86"
 REMBG_VENV = ROOT / "bench" / ".rembg-venv"
+PEERS = ("u2net", "u2netp")  # rembg's default model first
 PASSES = re.compile(r"^bgremover_model_passes_total\{[^}]*\} (\S+)$", re.M)
 
 
@@ -44,9 +46,12 @@ PASSES = re.compile(r"^bgremover_model_passes_total\{[^}]*\} (\S+)$", re.M)
 
 
 def make_inputs(sizes: list[int], count: int) -> dict[int, list[bytes]]:
-    """JPEG bytes of real photos scaled so the long side is each size."""
-    sources = sorted((DATA / "dis5k-mini" / "images").iterdir())
-    sources += sorted((DATA / "alphamatting-train-lowres" / "images").iterdir())
+    """JPEG bytes of `count` real photos from three sets, in turn, scaled so the long side is each size."""
+    sets = [
+        sorted((DATA / name / "images").iterdir())
+        for name in ("dis5k-mini", "duts-te-150", "alphamatting-train-lowres")
+    ]
+    sources = [photos[i] for i in range(max(map(len, sets))) for photos in sets if i < len(photos)]
     photos = [Image.open(p).convert("RGB") for p in sources[:count]]
     out: dict[int, list[bytes]] = {}
     for side in sizes:
@@ -177,7 +182,7 @@ def ensure_rembg_server() -> Path:
     return rembg
 
 
-def ours(workers: int, threads: int) -> Server:
+def ours(workers: int, threads: int, worker_threads: int = 1) -> Server:
     port = free_port()
     return Server(
         "bgremover",
@@ -187,7 +192,8 @@ def ours(workers: int, threads: int) -> Server:
             "HOST": "127.0.0.1",
             "RATELIMIT_ENABLED": "false",
             "WEB_CONCURRENCY": str(workers),
-            "ORT_THREADS": str(threads),
+            "MODEL_THREADS": str(threads),
+            "WORKER_THREADS": str(worker_threads),
             "LOG_LEVEL": "WARNING",
         },
         port,
@@ -195,10 +201,10 @@ def ours(workers: int, threads: int) -> Server:
     )
 
 
-def theirs(u2net_home: Path, threads: int) -> Server:
+def theirs(u2net_home: Path, threads: int, model: str) -> Server:
     port = free_port()
     return Server(
-        "rembg s",
+        f"rembg s ({model})",
         [
             str(ensure_rembg_server()),
             "s",
@@ -215,7 +221,7 @@ def theirs(u2net_home: Path, threads: int) -> Server:
         {"U2NET_HOME": str(u2net_home)},
         port,
         "/api/remove",
-        {"model": "u2netp"},
+        {"model": model},
     )
 
 
@@ -304,8 +310,9 @@ def stage_breakdown(settings, inputs: dict[int, list[bytes]]) -> dict[int, dict[
     from bgremover.processing import Engine, parse_options
 
     registry = ModelRegistry(settings.u2net_home, 1, settings.inference_backend, settings.inference_precision)
-    registry.load(settings.model_name)
-    engine = Engine(registry, settings.model_name)
+    for name in settings.model_names:
+        registry.load(name)
+    engine = Engine(registry, settings.model_name, cascade_model=settings.cascade_model)
     table = {}
     for side, photos in inputs.items():
         runs = [engine.process(data, parse_options({})).timings_ms for data in photos for _ in range(2)]
@@ -326,7 +333,11 @@ def machine() -> str:
         platform.machine(),
     )
     mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
+    flags = set(
+        next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "").split()
+    )
+    shown = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni"})
+    return f"{cpu} ({', '.join(shown)}), {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
 def fmt_ratio(a: float, b: float) -> str:
@@ -341,7 +352,7 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=None, help="requests in the RSS-growth run")
     args = parser.parse_args()
     settings = load_settings()
-    if model_file(settings.model_name, settings.u2net_home) is None:
+    if any(model_file(name, settings.u2net_home) is None for name in settings.model_names):
         sys.exit("model missing: run `make model` first")
     sizes = [1024] if args.quick else [512, 1024, 2048, 4096]
     concurrencies = [1, 4] if args.quick else [1, 2, 4, 8]
@@ -357,8 +368,8 @@ def main() -> None:
 
     rembg_threads = cores
     servers = {
-        "ours": ours(settings.web_concurrency, settings.ort_threads),
-        "rembg": theirs(settings.u2net_home, rembg_threads),
+        "ours": ours(settings.web_concurrency, settings.model_threads, settings.worker_threads),
+        **{peer: theirs(settings.u2net_home, rembg_threads, peer) for peer in PEERS},
     }
     results: dict[tuple[str, int, int], Run] = {}
     cold: dict[str, float] = {}
@@ -372,7 +383,7 @@ def main() -> None:
         plan = [(side, c) for side in sizes for c in concurrencies]
         for side, c in tqdm(plan, desc="load", unit="run", file=sys.stderr):
             total = max(6, 3 * c) if side >= 4096 else max(12, 4 * c)
-            for key in ("ours", "rembg"):  # alternate the two servers, configuration by configuration
+            for key in servers:  # alternate the servers, configuration by configuration
                 results[(key, side, c)] = closed_loop(servers[key], inputs[side], c, total)
     finally:
         for server in servers.values():
@@ -380,18 +391,18 @@ def main() -> None:
 
     print("layouts and soak …", file=sys.stderr)
     layouts: dict[str, tuple[Run, Run]] = {}
-    for workers, threads in [(cores, 1), (cores, 2), (1, cores), (cores * 2, 1)]:
-        server = ours(workers, threads)
+    for workers, threads, per_worker in [(cores, 1, 1), (cores, 2, 1), (1, cores, 2), (1, cores, 4)]:
+        server = ours(workers, threads, per_worker)
         try:
             server.start(probe)
-            layouts[f"{workers}×{threads}"] = (
+            layouts[f"{workers}×{threads}, {'sync' if per_worker == 1 else f'gthread {per_worker}'}"] = (
                 closed_loop(server, inputs[1024], 1, 12),
                 closed_loop(server, inputs[1024], 4, 16),
             )
         finally:
             server.stop()
     big = make_inputs([4096], 2)[4096]
-    server = ours(1, settings.ort_threads)
+    server = ours(1, settings.model_threads)
     try:
         server.start(probe)
         master_rss = tree_rss(server.proc.pid) - sum(
@@ -401,7 +412,7 @@ def main() -> None:
         one_worker = closed_loop(server, big, 1, 4)
     finally:
         server.stop()
-    server = ours(settings.web_concurrency, settings.ort_threads)
+    server = ours(settings.web_concurrency, settings.model_threads, settings.worker_threads)
     try:
         server.start(probe)
         closed_loop(server, inputs[512], 2, 20)  # warm-up
@@ -411,36 +422,39 @@ def main() -> None:
     finally:
         server.stop()
 
+    layout = "sync" if settings.worker_threads == 1 else f"gthread × {settings.worker_threads}"
     lines = [
-        "# Benchmarks",
+        "# Speed beside rembg (`make bench`)",
         "",
         f"Measured {date.today()} on {machine()}.",
         f"Command: `make bench` (`python -m bench.speed{' --quick' if args.quick else ''}`).",
-        f"bgremover: gunicorn with `gunicorn.conf.py`, WEB_CONCURRENCY={settings.web_concurrency}, "
-        f"ORT_THREADS={settings.ort_threads}, rate limits off. rembg {REMBG_VERSION}: "
-        f"`rembg s -t {rembg_threads} --no-ui`, model `u2netp` (the same file). Each request: a JPEG photo "
-        "in, the default PNG out (bgremover `refine=standard`). Closed loops; the servers alternate per row.",
+        f"bgremover: gunicorn with `gunicorn.conf.py`, WEB_CONCURRENCY={settings.web_concurrency} ({layout}), "
+        f"MODEL_THREADS={settings.model_threads}, MODEL_NAME={settings.model_name}, "
+        f"CASCADE_MODEL={settings.cascade_model}, rate limits off. rembg {REMBG_VERSION}: "
+        f"`rembg s -t {rembg_threads} --no-ui` with u2net (its default) and with u2netp (the same files). "
+        "Each request: a JPEG photo in, the default PNG out (bgremover `refine=standard`). Closed loops; the "
+        "servers alternate per row.",
         "",
         f"Model-only ceiling: {cores} cores ÷ {infer * 1000:.0f} ms single-thread `u2netp` inference ({runs_on}) "
         f"= **{ceiling:.2f} images/s**.",
         "",
         "## Throughput and latency",
         "",
-        "| size | conc. | ours img/s | rembg img/s | ratio | ours p50 s | rembg p50 s | p50 ratio "
-        "| ours p95 s | rembg p95 s | ours KB | rembg KB | bytes ratio "
-        "| ours peak RSS MB | rembg peak RSS MB | RSS ratio | errors | ours passes/img |",
+        "| size | conc. | ours img/s | u2net img/s | u2netp img/s | ÷ u2net | ÷ u2netp | ours p50 s | u2net p50 s "
+        "| p50 ÷ u2net | ours p95 s | ours peak RSS MB | u2net MB | u2netp MB | RSS ÷ u2net | RSS ÷ u2netp "
+        "| errors | ours passes/img |",
         "|" + "---|" * 18,
     ]
     for side in sizes:
         for c in concurrencies:
-            a, b = results[("ours", side, c)], results[("rembg", side, c)]
+            a, big, small = (results[(key, side, c)] for key in ("ours", *PEERS))
             lines.append(
-                f"| {side} | {c} | {a.throughput:.2f} | {b.throughput:.2f} "
-                f"| **{fmt_ratio(a.throughput, b.throughput)}** "
-                f"| {a.p50:.2f} | {b.p50:.2f} | **{fmt_ratio(a.p50, b.p50)}** | {a.p95:.2f} | {b.p95:.2f} "
-                f"| {a.out_bytes / 1024:.0f} | {b.out_bytes / 1024:.0f} | {fmt_ratio(a.out_bytes, b.out_bytes)} "
-                f"| {a.peak_rss / 2**20:.0f} | {b.peak_rss / 2**20:.0f} | {fmt_ratio(a.peak_rss, b.peak_rss)} "
-                f"| {a.errors}/{b.errors} | {a.passes:.2f} |"
+                f"| {side} | {c} | {a.throughput:.2f} | {big.throughput:.2f} | {small.throughput:.2f} "
+                f"| **{fmt_ratio(a.throughput, big.throughput)}** | **{fmt_ratio(a.throughput, small.throughput)}** "
+                f"| {a.p50:.2f} | {big.p50:.2f} | **{fmt_ratio(a.p50, big.p50)}** | {a.p95:.2f} "
+                f"| {a.peak_rss / 2**20:.0f} | {big.peak_rss / 2**20:.0f} | {small.peak_rss / 2**20:.0f} "
+                f"| {fmt_ratio(a.peak_rss, big.peak_rss)} | {fmt_ratio(a.peak_rss, small.peak_rss)} "
+                f"| {a.errors}/{big.errors}/{small.errors} | {a.passes:.2f} |"
             )
     if ("ours", 1024, 4) in results:
         a = results[("ours", 1024, 4)]
@@ -452,9 +466,9 @@ def main() -> None:
         "",
         "## Cold start (process start → first cut-out, second start of each)",
         "",
-        "| ours s | rembg s | ratio |",
+        "| ours s | rembg u2net s | rembg u2netp s |",
         "|---|---|---|",
-        f"| {cold['ours']:.2f} | {cold['rembg']:.2f} | {fmt_ratio(cold['ours'], cold['rembg'])} |",
+        f"| {cold['ours']:.2f} | {cold['u2net']:.2f} | {cold['u2netp']:.2f} |",
         "",
         "## Engine stages (in process, one thread, median ms)",
         "",
@@ -467,7 +481,7 @@ def main() -> None:
         "",
         "## Worker × thread layouts (ours, 1024 px)",
         "",
-        "| workers × ORT threads | c=1 img/s | c=1 p50 s | c=4 img/s | c=4 p50 s | peak RSS MB (c=4) |",
+        "| workers × ORT threads, worker class | c=1 img/s | c=1 p50 s | c=4 img/s | c=4 p50 s | peak RSS MB (c=4) |",
         "|---|---|---|---|---|---|",
     ]
     for name, (one, four) in layouts.items():
@@ -479,7 +493,7 @@ def main() -> None:
         "",
         "## One worker on 4096 px photos",
         "",
-        f"WEB_CONCURRENCY=1, ORT_THREADS={settings.ort_threads}: peak RSS of the whole tree "
+        f"WEB_CONCURRENCY=1, MODEL_THREADS={settings.model_threads}: peak RSS of the whole tree "
         f"{one_worker.peak_rss / 2**20:.0f} MB, of which the gunicorn master holds about "
         f"{master_rss / 2**20:.0f} MB, so one worker peaks near "
         f"{(one_worker.peak_rss - master_rss) / 2**20:.0f} MB; p50 {one_worker.p50:.2f} s.",
@@ -493,8 +507,24 @@ def main() -> None:
         f"{soak_run.errors} errors.",
         "",
     ]
-    args.out.write_text("\n".join(lines))
+    write_section(args.out, "\n".join(lines))
     print("\n".join(lines))
+
+
+MARK = ("<!-- make bench: begin -->", "<!-- make bench: end -->")
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put `make bench`'s report between its markers in `path` (or first, under the title), keeping the rest."""
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{MARK[0]}\n{text.strip()}\n{MARK[1]}"
+    if MARK[0] in old and MARK[1] in old:
+        head, rest = old.split(MARK[0], 1)
+        new = head + block + rest.split(MARK[1], 1)[1]
+    else:
+        title, _, rest = old.partition("\n")
+        new = f"{title}\n\n{block}\n{rest}"
+    path.write_text(new)
 
 
 if __name__ == "__main__":

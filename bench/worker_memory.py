@@ -2,7 +2,7 @@
 
     python -m bench.worker_memory
 
-For each case a fresh server (gunicorn.conf.py, WEB_CONCURRENCY=1, ORT_THREADS as configured, limits off)
+For each case a fresh server (gunicorn.conf.py, WEB_CONCURRENCY=1, MODEL_THREADS as configured, limits off)
 gets one real photo scaled to MAX_IMAGE_SIDE x MAX_IMAGE_SIDE (JPEG in, refine=high); printed: the worker's
 own peak RSS (its `bgremover_worker_peak_rss_bytes`) and the gunicorn master's RSS. The Kubernetes memory
 limit (deploy/kubernetes/deployment.yaml) is derived from the highest worker figure.
@@ -77,7 +77,7 @@ def main() -> None:
     settings = load_settings()
     side = settings.max_image_side
     data = photo(side)
-    print(f"{side}x{side} JPEG in ({len(data) >> 10} KiB), refine=high, ORT_THREADS={settings.ort_threads}")
+    print(f"{side}x{side} JPEG in ({len(data) >> 10} KiB), refine=high, MODEL_THREADS={settings.model_threads}")
     for name, fields in CASES.items():
         worker, master, seconds = measure(data, fields)
         print(f"{name}: worker peak RSS {worker:.0f} MiB, master RSS {master} MiB, {seconds:.1f} s", flush=True)

@@ -17,10 +17,6 @@ import secrets
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bgremover.settings import Settings
 
 log = logging.getLogger("bgremover.apikeys")
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -165,9 +161,9 @@ class KeyStore:
         self._stamp = self._file_stamp()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KeyStore:
-        """The store for these settings (raises KeyFileError for a malformed file or entry)."""
-        return cls([parse_entry(e) for e in settings.api_keys], settings.api_keys_file)
+    def load(cls, entries: list[str], path: Path | None) -> KeyStore:
+        """The store of API_KEYS entries and API_KEYS_FILE (KeyFileError for a malformed entry, file or name)."""
+        return cls([parse_entry(e) for e in entries], path)
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         if self.path is None:

@@ -9,9 +9,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bgremover.apikeys import KeyStore
 from bgremover.models.registry import ModelRegistry
-from bgremover.processing import Engine
+from bgremover.processing import Engine, Limits
 from bgremover.settings import Settings, load_settings
 from bgremover.web import api, errors, observability, ops, pages, rembg_api, removebg, services
+from bgremover.web.addresses import AllowList
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
 
@@ -20,8 +21,15 @@ REDIS_TIMEOUT_S = 0.3  # a dead Redis costs a request at most this, then in-proc
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> Flask:
-    """Build the app; loads and warms the models unless a loaded registry is given (tests share one)."""
+    """Build the app; loads and warms the models unless a loaded registry is given (tests share one).
+
+    Settings are plain values; here they become what they configure, and a value that only its user can judge
+    (an API key entry, an allow-listed host) is refused before any model loads, with a message naming the setting.
+    """
     settings = settings or load_settings()
+    keys = KeyStore.load(settings.api_keys, settings.api_keys_file) if settings.api_keys_enabled else None
+    AllowList.parse(settings.image_url_allow_hosts)  # parsed again by each fetch; checked here, at the start
+    limits = Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.json.sort_keys = False  # type: ignore[attr-defined]  # JSON keys in the order the spec lists them
     app.config.update(
@@ -42,15 +50,11 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     observability.setup_logging(settings.log_level, settings.log_file)
-    fresh = registry is None
     if registry is None:
         registry = ModelRegistry.from_settings(settings)
         for name in settings.model_names:
-            registry.load(name)
-    engine = Engine(registry, settings.model_name, settings.image_limits)
-    if fresh:
-        engine.warm()
-    keys = KeyStore.from_settings(settings) if settings.api_keys_enabled else None
+            registry.load(name)  # each model is warmed as it loads
+    engine = Engine(registry, settings.model_name, limits, settings.cascade_model)
     services.init_app(app, services.Services(settings, registry, engine, keys))
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request

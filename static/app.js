@@ -1,5 +1,5 @@
-/* bgremover upload page: queue, options, progress, before/after comparison, downloads.
-   Plain JavaScript, no build step, no inline script (the page runs under a strict CSP). */
+/* bgremover upload page: queue, options, progress, the touch-up editor (editor.js), downloads composed here
+   (compose.js). Plain JavaScript, no build step, no inline script (the page runs under a strict CSP). */
 (function () {
   "use strict";
 
@@ -9,12 +9,12 @@
   var els = {
     dropzone: $("dropzone"), status: $("status"), progress: $("progress"), bar: $("progress-bar"),
     progressText: $("progress-text"), error: $("error"), errorTitle: $("error-title"),
-    errorSolution: $("error-solution"), result: $("result"), before: $("before"), after: $("after"),
-    slider: $("compare-slider"), handle: $("compare-handle"), compare: $("compare"),
-    sliderLabel: document.querySelector("label[for=compare-slider]"), info: $("result-info"),
+    errorSolution: $("error-solution"), result: $("result"), slider: $("compare-slider"), info: $("result-info"),
     download: $("download"), downloadAll: $("download-all"), queue: $("queue"), queueTitle: $("queue-title"),
     overlay: $("drop-overlay"), preset: $("preset"), format: $("format"), quality: $("quality"),
-    qualityAuto: $("quality-auto"), qualityValue: $("quality-value"), bgColor: $("bg_color")
+    qualityAuto: $("quality-auto"), qualityValue: $("quality-value"), bgColor: $("bg_color"), bgPhoto: $("bg_photo"),
+    shadow: $("shadow"), canvas: $("editor-canvas"), brushSize: $("brush-size"), brushSizeValue: $("brush-size-value"),
+    brushSoft: $("brush-soft"), brushSoftValue: $("brush-soft-value"), undo: $("undo"), redo: $("redo")
   };
   var apiKey = $("api-key");  // only on servers that require an API key (see README, "API keys")
   var KEY_STORE = "bgremover-api-key";
@@ -24,6 +24,10 @@
   var current = null;
   var busy = false;
   var nextId = 1;
+  var SHADOW_PARAMS = JSON.parse(els.shadow.dataset.params);
+  window.BgCompose.workerUrl = form.dataset.encoder;
+  var bgPhotoBitmap = null;
+  var editor = new window.BgEditor(els.canvas, onEdit);
 
   document.documentElement.classList.add("js");
   fileInput.removeAttribute("required");
@@ -53,16 +57,53 @@
   }
 
   // ---- options ------------------------------------------------------------------------------------------
+  /* What the server is asked for: the full-size transparent cut-out, refined as chosen. Everything else
+     (format, quality, size, trim, background, shadow) is applied here to the edited image. */
   function optionFields() {
     var data = new FormData();
-    ["preset", "format", "max_width", "max_height", "trim_padding", "refine"].forEach(function (name) {
-      var value = form.elements[name].value.trim();
-      if (value !== "") data.append(name, value);
-    });
-    if (!els.quality.disabled) data.append("quality", els.quality.value);
-    if ($("trim").checked) data.append("trim", "true");
-    if (!els.bgColor.disabled) data.append("bg_color", els.bgColor.value);
+    var refine = form.elements.refine.value;
+    if (refine) data.append("refine", refine);
     return data;
+  }
+
+  function intField(name) {
+    var field = form.elements[name];
+    return field.value.trim() !== "" && field.checkValidity() ? parseInt(field.value, 10) : null;
+  }
+
+  /* How the download is made from the edited image. */
+  function outputSettings() {
+    var preset = presets[els.preset.value];
+    var format = effectiveFormat();
+    var trimPadding = intField("trim_padding");
+    return {
+      format: format, quality: Number(els.quality.value),
+      maxWidth: intField("max_width") || (preset && els.preset.value ? preset.max_width : null),
+      maxHeight: intField("max_height") || (preset && els.preset.value ? preset.max_height : null),
+      trim: $("trim").checked, trimPadding: trimPadding === null ? Number($("trim_padding").defaultValue) : trimPadding
+    };
+  }
+
+  function bgMode() {
+    return form.querySelector("input[name=bg_mode]:checked").value;
+  }
+
+  /* What is behind the subject, for the editor's view and the download. */
+  function look() {
+    var mode = bgMode();
+    if (mode === "photo" && !bgPhotoBitmap) mode = "transparent";
+    return { mode: mode, color: els.bgColor.value, photo: bgPhotoBitmap, shadow: els.shadow.checked,
+             shadowParams: SHADOW_PARAMS };
+  }
+
+  function downloadName(item, layers, out) {
+    var mode = look().mode, part;
+    if (mode === "color") part = "-on-" + els.bgColor.value.replace("#", "");
+    else if (mode === "photo") part = "-on-photo";
+    else if (mode === "blur") part = "-on-blurred-original";
+    else part = out.format === "JPEG" ? "-on-ffffff" : "-no-bg";
+    return stem(item.name) + (layers && layers.edited ? "-edited" : "") + part +
+      (els.shadow.checked ? "-shadow" : "") + "." + window.BgCompose.EXTENSIONS[out.format];
   }
 
   function effectiveFormat() {
@@ -82,8 +123,11 @@
   }
 
   function syncBackground() {
-    var mode = form.querySelector("input[name=bg_mode]:checked").value;
-    els.bgColor.disabled = mode !== "color";
+    var mode = bgMode();
+    els.bgColor.disabled = false;  // only the form without JavaScript sends it (when "Colour" is chosen there)
+    Array.prototype.forEach.call(document.querySelectorAll(".swatch"), function (swatch) {
+      swatch.setAttribute("aria-pressed", String(mode === "color" && swatch.dataset.color === els.bgColor.value));
+    });
   }
 
   function loadPresets() {
@@ -102,9 +146,16 @@
       .catch(function () { /* the server-rendered list still works */ });
   }
 
-  function onOptionChange() {
+  /* An option applied here: redraw, and say what the download will be. */
+  function onLookChange() {
     syncQuality();
     syncBackground();
+    editor.setLook(look());
+    describe();
+  }
+
+  /* Edge refinement is the server's: the image is processed again (and its touch-ups start over). */
+  function onRefineChange() {
     if (current && (current.state === "uploading" || current.state === "processing")) {
       current.stale = true;  // its request used the old options: run it again when it returns
     } else if (current && (current.state === "done" || current.state === "error")) {
@@ -179,6 +230,7 @@
   }
 
   function select(item) {
+    if (current && current !== item && current.layers && !current.layers.edited) current.layers = null;  // memory
     current = item;
     showCurrent();
     renderQueue();
@@ -235,13 +287,11 @@
       var buffer = new Uint8Array(bytes.length);
       for (var i = 0; i < bytes.length; i++) buffer[i] = bytes.charCodeAt(i);
       if (item.result) URL.revokeObjectURL(item.result.url);
-      var ext = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" }[body.mimetype] || "png";
-      item.result = {
-        url: URL.createObjectURL(new Blob([buffer], { type: body.mimetype })), bytes: buffer,
-        filename: stem(item.name) + "-no-bg." + ext, size: body.size, width: body.width, height: body.height,
-        original: body.optimization.original_size, ratio: body.optimization.compression_ratio,
-        format: body.optimization.format
-      };
+      var blob = new Blob([buffer], { type: body.mimetype });
+      item.result = { blob: blob, url: URL.createObjectURL(blob), size: body.size, width: body.width,
+                      height: body.height, original: body.optimization.original_size,
+                      ratio: body.optimization.compression_ratio };
+      item.layers = null;  // a new cut-out: its touch-ups start over
       item.state = "done";
       busy = false;
       if (item === current) showCurrent();
@@ -272,7 +322,7 @@
     pump();
   }
 
-  // ---- showing the current image ------------------------------------------------------------------------
+  // ---- showing and editing the current image -------------------------------------------------------------
   function showCurrent() {
     var item = current;
     if (!item) return;
@@ -286,39 +336,102 @@
       els.result.hidden = true;
       return;
     }
-    var r = item.result;
-    els.before.src = item.originalUrl;
-    els.after.src = r.url;
-    els.after.alt = "The image " + item.name + " with its background removed";
-    els.before.alt = "The original image " + item.name;
+    els.result.hidden = false;
+    els.result.setAttribute("aria-busy", "true");
+    els.canvas.setAttribute("aria-label", "The image " + item.name + " with its background removed: draw on it " +
+      "with Erase or Restore; arrow keys pan, + and − zoom, 0 fits");
+    describe();
+    if (!item.layers) document.body.dataset.editor = "loading";
+    layersOf(item).then(function (layers) {
+      if (item !== current || item.layers !== layers) return;
+      editor.load(layers);
+      editor.setLook(look());
+      els.result.removeAttribute("aria-busy");
+      describe();
+      syncHistory();
+      document.body.dataset.editor = "ready";
+    }).catch(function () {
+      setStatus("This browser could not open the result for editing; the download still works.", false);
+    });
+  }
+
+  /* The item's editable layers, made once from the upload and the server's cut-out. */
+  function layersOf(item) {
+    if (item.layers) return Promise.resolve(item.layers);
+    var result = item.result;
+    return window.BgCompose.loadLayers(item.file, result.blob).then(function (layers) {
+      if (item.result === result) item.layers = layers;
+      return layers;
+    });
+  }
+
+  /* Say what the download will be: its size and format, and what the server's cut-out cost. */
+  function describe() {
+    var item = current;
+    if (!item || !item.result) return;
+    var r = item.result, out = outputSettings(), size = { width: r.width, height: r.height };
+    if (item.layers) size = window.BgCompose.outputGeometry(item.layers, out);
     var smaller = r.original - r.size;
     var change = smaller >= 0 ? r.ratio + " smaller" : Math.round((-smaller / r.original) * 100) + "% larger";
-    els.info.textContent = r.width + "×" + r.height + " " + r.format + " · " + formatBytes(r.original) +
-      " → " + formatBytes(r.size) + ", " + change;
-    els.download.href = r.url;
-    els.download.setAttribute("download", r.filename);
-    els.download.textContent = "Download " + r.filename;
-    els.result.hidden = false;
-    moveSlider();
+    els.info.textContent = "Download: " + size.width + "×" + size.height + " " + out.format +
+      (item.layers && item.layers.edited ? ", touched up" : "") + " · original " + formatBytes(r.original) +
+      " → cut-out " + formatBytes(r.size) + " PNG, " + change;
+    els.download.textContent = "Download " + downloadName(item, item.layers, out);
   }
 
-  function layoutCompare() {
-    // a trimmed result has another shape than the original: then show the result alone
-    var b = els.before, a = els.after;
-    if (!b.naturalWidth || !a.naturalWidth) return;
-    var same = Math.abs(b.naturalWidth / b.naturalHeight - a.naturalWidth / a.naturalHeight) < 0.02;
-    els.compare.classList.toggle("single", !same);
-    els.slider.hidden = !same;
-    els.sliderLabel.hidden = !same;
+  function onEdit() {
+    syncHistory();
+    describe();
   }
 
-  function moveSlider() {
-    var pct = Number(els.slider.value);
-    els.before.style.clipPath = "inset(0 " + (100 - pct) + "% 0 0)";
-    els.after.style.clipPath = "inset(0 0 0 " + pct + "%)";
-    els.handle.style.left = pct + "%";
-    els.slider.setAttribute("aria-valuetext", pct + "% original, " + (100 - pct) + "% result");
+  function syncHistory() {
+    els.undo.disabled = !editor.undoStack.length;
+    els.redo.disabled = !editor.redoStack.length;
   }
+
+  function setTool(tool) {
+    editor.tool = tool;
+    ["erase", "restore", "pan"].forEach(function (name) {
+      $("tool-" + name).setAttribute("aria-pressed", String(name === tool));
+    });
+    els.canvas.dataset.tool = tool;
+  }
+
+  /* The download of one item: its layers (made for the occasion if need be), composed and encoded here. */
+  function renderItem(item) {
+    return layersOf(item).then(function (layers) {
+      var out = outputSettings();
+      return window.BgCompose.render(layers, look(), out).then(function (rendered) {
+        rendered.filename = downloadName(item, layers, out);
+        if (item !== current && !layers.edited) item.layers = null;
+        return rendered;
+      });
+    });
+  }
+
+  function save(blob, filename) {
+    var url = URL.createObjectURL(blob);
+    var a = document.createElement("a");
+    a.href = url;
+    a.download = filename;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+  }
+
+  els.download.addEventListener("click", function () {
+    var item = current;
+    if (!item || !item.result) return;
+    els.download.setAttribute("aria-disabled", "true");
+    setStatus("Preparing the download…", true);
+    renderItem(item).then(function (rendered) {
+      save(rendered.blob, rendered.filename);
+      setStatus("Saved " + rendered.filename + " (" + formatBytes(rendered.blob.size) + ").", false);
+    }).catch(function () {
+      setStatus("The download could not be made in this browser.", false);
+    }).finally(function () { els.download.removeAttribute("aria-disabled"); });
+  });
 
   // ---- download all (a stored ZIP, built here) ----------------------------------------------------------
   var CRC_TABLE = (function () {
@@ -360,13 +473,10 @@
     return new Blob(parts.concat(central, [end.buffer]), { type: "application/zip" });
   }
 
-  function uniqueNames(done) {
-    var seen = {};
-    return done.map(function (item) {
-      var name = item.result.filename;
-      if (seen[name]) { name = name.replace(/(\.[^.]+)$/, "-" + (seen[name]++) + "$1"); } else { seen[name] = 1; }
-      return { name: name, bytes: item.result.bytes };
-    });
+  function uniqueName(seen, name) {
+    if (seen[name]) return name.replace(/(\.[^.]+)$/, "-" + (seen[name]++) + "$1");
+    seen[name] = 1;
+    return name;
   }
 
   function updateDownloadAll() {
@@ -377,14 +487,18 @@
 
   els.downloadAll.addEventListener("click", function () {
     var done = items.filter(function (i) { return i.state === "done"; });
-    var url = URL.createObjectURL(zip(uniqueNames(done)));
-    var a = document.createElement("a");
-    a.href = url;
-    a.download = "bgremover-results.zip";
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+    var files = [], seen = {};
+    setStatus("Preparing the ZIP…", true);
+    done.reduce(function (chain, item) {  // one at a time: each big image's pixels are freed before the next
+      return chain.then(function () { return renderItem(item); }).then(function (rendered) {
+        return rendered.blob.arrayBuffer().then(function (buffer) {
+          files.push({ name: uniqueName(seen, rendered.filename), bytes: new Uint8Array(buffer) });
+        });
+      });
+    }, Promise.resolve()).then(function () {
+      save(zip(files), "bgremover-results.zip");
+      setStatus("Saved " + files.length + " images in bgremover-results.zip.", false);
+    }).catch(function () { setStatus("The ZIP could not be made in this browser.", false); });
   });
 
   // ---- input: picker, drop anywhere, paste --------------------------------------------------------------
@@ -416,21 +530,71 @@
     if (files && files.length) { e.preventDefault(); enqueue(files); }
   });
 
-  // ---- options wiring -----------------------------------------------------------------------------------
-  ["preset", "format", "refine", "trim", "quality-auto", "bg_color"].forEach(function (id) {
-    $(id).addEventListener("change", onOptionChange);
+  // ---- options and editor wiring -----------------------------------------------------------------------
+  $("refine").addEventListener("change", onRefineChange);
+  ["preset", "format", "trim", "quality-auto", "bg_color", "shadow"].forEach(function (id) {
+    $(id).addEventListener("change", onLookChange);
   });
   ["max_width", "max_height", "trim_padding"].forEach(function (id) {
-    $(id).addEventListener("change", function () { if ($(id).checkValidity()) onOptionChange(); });
+    $(id).addEventListener("change", function () { if ($(id).checkValidity()) onLookChange(); });
   });
   Array.prototype.forEach.call(form.querySelectorAll("input[name=bg_mode]"), function (radio) {
-    radio.addEventListener("change", onOptionChange);
+    radio.addEventListener("change", function () {
+      if (radio.value === "photo" && !bgPhotoBitmap) els.bgPhoto.click();
+      onLookChange();
+    });
+  });
+  function chooseColor(value) {
+    els.bgColor.value = value;
+    form.querySelector("input[name=bg_mode][value=color]").checked = true;
+    onLookChange();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll(".swatch"), function (swatch) {
+    swatch.style.backgroundColor = swatch.dataset.color;  // set here: the CSP allows no inline style
+    swatch.addEventListener("click", function () { chooseColor(swatch.dataset.color); });
+  });
+  els.bgColor.addEventListener("input", function () { chooseColor(els.bgColor.value); });
+  els.bgPhoto.addEventListener("change", function () {
+    var file = els.bgPhoto.files[0];
+    if (!file) return;
+    createImageBitmap(file).then(function (bitmap) {
+      if (bgPhotoBitmap) bgPhotoBitmap.close();
+      bgPhotoBitmap = bitmap;
+      form.querySelector("input[name=bg_mode][value=photo]").checked = true;
+      onLookChange();
+    }).catch(function () { setStatus("That background photo could not be read.", false); });
   });
   els.quality.addEventListener("input", function () { els.qualityValue.textContent = els.quality.value; });
-  els.quality.addEventListener("change", onOptionChange);
-  els.slider.addEventListener("input", moveSlider);
-  els.before.addEventListener("load", layoutCompare);
-  els.after.addEventListener("load", layoutCompare);
+  els.quality.addEventListener("change", onLookChange);
+  els.slider.addEventListener("input", function () {
+    editor.compare = Number(els.slider.value);
+    els.slider.setAttribute("aria-valuetext", els.slider.value + "% original");
+    editor.redraw();
+  });
+  ["erase", "restore", "pan"].forEach(function (tool) {
+    $("tool-" + tool).addEventListener("click", function () { setTool(tool); });
+  });
+  function syncBrush() {
+    editor.size = Number(els.brushSize.value);
+    editor.soft = Number(els.brushSoft.value) / 100;
+    els.brushSizeValue.textContent = els.brushSize.value;
+    els.brushSoftValue.textContent = els.brushSoft.value + "%";
+  }
+  els.brushSize.addEventListener("input", syncBrush);
+  els.brushSoft.addEventListener("input", syncBrush);
+  els.undo.addEventListener("click", function () { editor.undo(); });
+  els.redo.addEventListener("click", function () { editor.redo(); });
+  $("zoom-in").addEventListener("click", function () { editor.zoomAt(1.25); });
+  $("zoom-out").addEventListener("click", function () { editor.zoomAt(0.8); });
+  $("zoom-fit").addEventListener("click", function () { editor.fit(); });
+  document.addEventListener("keydown", function (e) {
+    if (!(e.ctrlKey || e.metaKey) || els.result.hidden) return;
+    var t = e.target;
+    if (t && (t.isContentEditable || (t.tagName === "INPUT" && /^(text|password|number|search)$/.test(t.type)))) return;
+    var key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) { e.preventDefault(); editor.undo(); }
+    else if ((key === "z" && e.shiftKey) || key === "y") { e.preventDefault(); editor.redo(); }
+  });
 
   if (apiKey) {  // kept for this tab only (sessionStorage), never in the page's URL or a cookie
     try { apiKey.value = sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { /* storage blocked */ }
@@ -441,5 +605,7 @@
 
   syncQuality();
   syncBackground();
+  syncBrush();
+  setTool("erase");
   loadPresets();
 })();

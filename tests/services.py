@@ -26,7 +26,7 @@ def require_binary(name: str, *extra_dirs: str) -> str:
     path = shutil.which(name) or next((str(Path(d) / name) for d in extra_dirs if (Path(d) / name).exists()), None)
     if path:
         return path
-    reason = f"{name} is not installed (Debian package; see README 'Tests')"
+    reason = f"{name} is not installed (Debian package; see docs/operations.md, 'Tests')"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true: {reason}")
     pytest.skip(reason)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from PIL import Image
 
-from bgremover.settings import load_settings
 
-
-def bgremover(*args: str) -> subprocess.CompletedProcess:
+def bgremover(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The command line in a child process, with these environment variables on top of the test's."""
     return subprocess.run(
-        [sys.executable, "-m", "bgremover.cli", *args], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "bgremover.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -58,24 +64,50 @@ def test_bad_option_is_a_usage_error(tmp_path, data_dir):
     assert done.returncode == 2 and "quality" in done.stderr
 
 
-def test_models_lists_presence():
-    done = bgremover("models")
-    assert done.returncode == 0
-    assert "u2netp" in done.stdout and "present" in done.stdout and "[default]" in done.stdout
+def models_listing(home: Path, **env: str) -> tuple[dict[str, str], str]:
+    """`bgremover models` for U2NET_HOME=home: each model's line (after its name) and the `Inference:` line."""
+    done = bgremover("models", env={"U2NET_HOME": str(home), **env})
+    assert done.returncode == 0, done.stderr
+    lines = dict(re.findall(r"^  (\S+) +(.*)$", done.stdout, re.M))
+    inference = re.search(r"^Inference: (.*)$", done.stdout, re.M)
+    assert inference, done.stdout
+    return lines, inference.group(1)
 
 
-def test_models_says_which_backend_and_precision_would_run():
-    from bgremover.models.registry import ModelRegistry
+def test_models_lists_what_is_in_u2net_home_and_each_ones_role(tmp_path, settings):
+    """The listing follows the files (present with its size, or missing) and the settings ([default], [cascade])."""
+    shutil.copy(settings.u2net_home / "u2netp.onnx", tmp_path / "u2netp.onnx")
+    lines, _ = models_listing(tmp_path, MODEL_NAME="u2netp", CASCADE_MODEL="u2net")
+    assert lines["u2netp"].startswith("present (4.6 MB)") and lines["u2netp"].endswith("[default]")
+    assert lines["u2net"] == "missing  [cascade]" and "u2net_human_seg" in lines and "birefnet-general" in lines
+    assert sum(line.endswith(("[default]", "[cascade]")) for line in lines.values()) == 2
 
-    runs = ModelRegistry.from_settings(load_settings(_env_file=None)).file_for("u2netp")[1]
-    done = bgremover("models")
-    assert f"Inference: {runs.backend}, {runs.precision}," in done.stdout
-    done = subprocess.run(
-        [sys.executable, "-m", "bgremover.cli", "models"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "INFERENCE_BACKEND": "onnxruntime"},
+    lines, _ = models_listing(tmp_path, MODEL_NAME="u2net", CASCADE_MODEL="none")  # the roles follow the settings
+    assert lines["u2net"] == "missing  [default]"
+    assert lines["u2netp"].startswith("present (4.6 MB)") and not lines["u2netp"].endswith("]")  # no role now
+
+    (tmp_path / "u2netp.onnx").unlink()
+    lines, _ = models_listing(tmp_path, MODEL_NAME="u2netp", CASCADE_MODEL="none")
+    assert lines["u2netp"].startswith("missing") and lines["u2netp"].endswith("[default]")
+    assert lines["u2net"] == "missing"
+
+
+def test_models_says_which_backend_precision_and_threads_would_run(settings):
+    """Explicit settings are echoed as they are; `auto` is what OpenVINO itself reports for this CPU."""
+    import openvino
+
+    home = settings.u2net_home
+    _, runs = models_listing(home, INFERENCE_BACKEND="onnxruntime", MODEL_THREADS="3")
+    assert runs.startswith("onnxruntime, f32, 3 thread(s) per worker (INFERENCE_BACKEND=onnxruntime,")
+    _, runs = models_listing(home, INFERENCE_BACKEND="openvino", INFERENCE_PRECISION="f32", ORT_THREADS="1")
+    assert runs.startswith("openvino, f32, 1 thread(s) per worker")
+    bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    _, runs = models_listing(home, INFERENCE_BACKEND="auto", INFERENCE_PRECISION="auto", MODEL_THREADS="2")
+    assert runs == f"openvino, {'bf16' if bf16 else 'f32'}, 2 thread(s) per worker " + (
+        "(INFERENCE_BACKEND=auto, INFERENCE_PRECISION=auto)"
     )
-    assert done.returncode == 0 and "Inference: onnxruntime, f32," in done.stdout
+
+
+def test_models_refuses_what_cannot_run(settings):
+    done = bgremover("models", env={"INFERENCE_BACKEND": "onnxruntime", "INFERENCE_PRECISION": "bf16"})
+    assert done.returncode != 0 and "INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND" in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -21,7 +22,8 @@ def test_defaults_match_the_spec():
     "env,name",
     [
         ({"PORT": "http"}, "PORT"),
-        ({"ORT_THREADS": "0"}, "ORT_THREADS"),
+        ({"MODEL_THREADS": "0"}, "MODEL_THREADS"),
+        ({"ORT_THREADS": "0"}, "MODEL_THREADS \\(or ORT_THREADS\\)"),  # the old name is named too
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"METRICS_ALLOWED_IPS": "not-an-ip"}, "METRICS_ALLOWED_IPS"),
         ({"RATELIMIT_ENABLED": "perhaps"}, "RATELIMIT_ENABLED"),
@@ -57,12 +59,47 @@ def test_env_sample_lists_every_setting_with_its_default():
     names = set(re.findall(r"^([A-Z0-9_]+)=", text, re.M))
     assert names == {name.upper() for name in Settings.model_fields}
     sample = {k: v for k, v in re.findall(r"^([A-Z0-9_]+)=(.*)$", text, re.M)}
-    by_cores = {"web_concurrency", "ort_threads"}  # their defaults follow the machine's cores
+    by_cores = {"model_threads"}  # its default follows the machine's cores
     s = load_settings(_env_file=None, **{k.lower(): v for k, v in sample.items() if v and k.lower() not in by_cores})
     defaults = load_settings(_env_file=None)
     assert s.model_dump(exclude=by_cores) == defaults.model_dump(exclude=by_cores)
 
 
-def test_image_limits_follow_the_settings():
-    s = load_settings(_env_file=None, min_image_side=64, max_image_side=2000, max_image_pixels=3_000_000)
-    assert (s.image_limits.min_side, s.image_limits.max_side, s.image_limits.max_pixels) == (64, 2000, 3_000_000)
+def test_model_threads_and_its_old_name(monkeypatch):
+    """MODEL_THREADS is the setting; ORT_THREADS, its old name, still works; given both, MODEL_THREADS wins."""
+    monkeypatch.delenv("MODEL_THREADS", raising=False)
+    monkeypatch.setenv("ORT_THREADS", "3")
+    assert load_settings(_env_file=None).model_threads == 3
+    monkeypatch.setenv("MODEL_THREADS", "5")
+    assert load_settings(_env_file=None).model_threads == 5
+    monkeypatch.delenv("ORT_THREADS")
+    assert load_settings(_env_file=None).model_threads == 5
+
+
+def test_the_old_name_in_a_dotenv_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("MODEL_THREADS", raising=False)
+    monkeypatch.delenv("ORT_THREADS", raising=False)
+    env = tmp_path / ".env"
+    env.write_text("ORT_THREADS=4\n")
+    assert load_settings(_env_file=env).model_threads == 4
+    env.write_text("ORT_THREADS=4\nMODEL_THREADS=1\n")
+    assert load_settings(_env_file=env).model_threads == 1
+
+
+def test_settings_import_nothing_of_bgremover():
+    """Settings hold plain values: whatever they configure imports them, never the other way round."""
+    tree = ast.parse((ROOT / "bgremover" / "settings.py").read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported and not [name for name in imported if name.split(".")[0] == "bgremover"]
+
+
+def test_the_cascade_model_can_be_turned_off_and_must_differ_from_the_primary(monkeypatch):
+    assert load_settings(_env_file=None).model_names == ["u2netp", "u2net"]
+    for off in ("none", "", "OFF"):
+        monkeypatch.setenv("CASCADE_MODEL", off)
+        assert load_settings(_env_file=None).cascade_model is None
+        assert load_settings(_env_file=None).model_names == ["u2netp"]
+    monkeypatch.setenv("CASCADE_MODEL", "u2netp")
+    with pytest.raises(SettingsError, match="CASCADE_MODEL must differ from MODEL_NAME"):
+        load_settings(_env_file=None)

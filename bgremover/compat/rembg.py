@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bgremover.compat.fields import Field, invalid, number_or_flag, text
+from bgremover.processing.job import Job as EngineJob
+from bgremover.processing.matting import BandMatting
 from bgremover.processing.options import OPTIONS, Options, parse_name
 
 BGC = re.compile(r"\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*")
@@ -39,6 +41,10 @@ class Job:
 
     options: Options
     matting: tuple[int, int, int] | None
+
+    def to_job(self) -> EngineJob:
+        """The engine's job: these options, and with `a` the matting step."""
+        return EngineJob(self.options, () if self.matting is None else (BandMatting(*self.matting),))
 
 
 def parse_bgc(value: str) -> tuple[int, int, int, int]:

@@ -1,19 +1,19 @@
-"""remove.bg v1.0's `POST /removebg` fields → our Options plus the layout the engine leaves to processing.layout."""
+"""remove.bg v1.0's `POST /removebg` fields → our Options plus the engine's layout steps (processing.layout)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
 from PIL import ImageColor
 
 from bgremover.compat.fields import Field, choice, invalid, number_or_flag, text
 from bgremover.errors import InvalidOption
-from bgremover.processing import decode, layout
+from bgremover.processing import layout
+from bgremover.processing.job import Job as EngineJob
+from bgremover.processing.job import Step
 from bgremover.processing.options import DEFAULT_QUALITY, Options
-from bgremover.processing.pipeline import Cutout, flatten_on_white
 
 MP = 1_000_000
 # Output caps per `size` (megapixels, downscale only); None: up to the server's own limits.
@@ -65,7 +65,8 @@ FIELDS: tuple[Field, ...] = (
     Field("bg_image_url", "Background image URL (only when IMAGE_URL_ENABLED is on)"),
     Field("bg_image_file", "Background image file, resized to cover the result", kind="file"),
     Field("semitransparency", "Semi-transparent regions", "true", ignored=True),
-    Field("add_shadow", "Artificial shadow", "false", ignored=True),
+    Field("add_shadow", "Artificial shadow: a soft drop shadow under the subject (our `shadow` option)", "false",
+          kind="boolean"),
     Field("shadow_type", "Shadow type", ignored=True),
     Field("shadow_opacity", "Shadow opacity", ignored=True),
 )
@@ -81,43 +82,24 @@ class Job:
     max_pixels: int | None
     type: str
     format: str | None  # None: auto
-    roi: tuple[layout.Length, ...] | None
+    roi: tuple[layout.Length, layout.Length, layout.Length, layout.Length] | None
     crop: bool
     margins: tuple[layout.Length, layout.Length, layout.Length, layout.Length]
     scale: float | None
     position: tuple[float, float] | None
     alpha_only: bool
 
-    def engine_options(self, width: int, height: int) -> Options:
-        """The options for the engine on an image of this size (a size cap becomes a fit box)."""
-        side = layout.megapixel_fit(width, height, self.max_pixels)
-        return self.options if side is None else replace(self.options, max_width=side, max_height=side)
-
-    def arrange(self, cutout: Cutout, source: tuple[int, int]) -> None:
-        """Region of interest, crop and placement, in place on the cut-out (`source` is the input's size)."""
-        if self.roi is not None:
-            height, width = cutout.alpha.shape
-            sx, sy = width / source[0], height / source[1]  # the engine may have downscaled the input
-            x1, y1, x2, y2 = self.roi
-            left, right = round(x1.to_px(source[0]) * sx), round(x2.to_px(source[0]) * sx)
-            top, bottom = round(y1.to_px(source[1]) * sy), round(y2.to_px(source[1]) * sy)
-            if right <= left or bottom <= top:
-                raise invalid("roi", "x1 < x2 and y1 < y2", " ".join(map(str, self.roi)))
-            layout.keep_region(cutout.alpha, (left, top, right, bottom))
-        if self.crop:
-            box = layout.subject_box(cutout.alpha)
-            if box is not None:
-                margins = layout.clamp_margins(self.margins, box)
-                cutout.rgb, cutout.alpha = layout.crop(cutout.rgb, cutout.alpha, box, margins)
-        cutout.rgb, cutout.alpha = layout.place(cutout.rgb, cutout.alpha, self.scale, self.position)
-
-    def output_format(self, alpha: np.ndarray, opaque_background: bool) -> str:
-        """The format asked for, or for `auto`: PNG when the result has transparency, else JPEG."""
-        if self.format is not None:
-            return self.format
-        if self.alpha_only or (not opaque_background and layout.has_transparency(alpha)):
-            return "PNG"
-        return "JPEG"
+    def to_job(self, background: bytes | None = None) -> EngineJob:
+        """The engine's job: these options and the steps remove.bg's fields ask for (`background`: image bytes)."""
+        steps: list[Step] = []
+        if self.max_pixels is not None:
+            steps.append(layout.PixelCap(self.max_pixels))
+        steps.append(layout.Arrange(self.roi, self.crop, self.margins, self.scale, self.position))
+        if background is not None and not self.alpha_only:
+            steps.append(layout.Backdrop(background))
+        if self.format is None:
+            steps.append(layout.AutoFormat(self.alpha_only))
+        return EngineJob(self.options, tuple(steps))
 
 
 def _length(name: str, value: str, capped: bool) -> layout.Length:
@@ -137,13 +119,13 @@ def _lengths(raw: Mapping[str, object], name: str, *, capped: bool) -> list[layo
     return None if value is None else [_length(name, part, capped) for part in re.split(r"[\s,]+", value)]
 
 
-def _roi(raw: Mapping[str, object]) -> tuple[layout.Length, ...] | None:
+def _roi(raw: Mapping[str, object]) -> tuple[layout.Length, layout.Length, layout.Length, layout.Length] | None:
     parts = _lengths(raw, "roi", capped=True)
     if parts is None:
         return None
     if len(parts) != 4:
         raise invalid("roi", "four lengths 'x1 y1 x2 y2' (px or %)", text(raw, SPECS["roi"]))
-    return tuple(parts)
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def _margins(raw: Mapping[str, object]) -> tuple[layout.Length, layout.Length, layout.Length, layout.Length]:
@@ -210,6 +192,7 @@ def parse(raw: Mapping[str, object], *, default_model: str) -> Job:
         quality=DEFAULT_QUALITY["JPEG"] if fmt == "ZIP" else None,
         bg_color=parse_color(color) if color is not None else None,
         mask_only=alpha_only,
+        shadow=bool(number_or_flag(raw, SPECS["add_shadow"])),
         model=default_model,
     )
     return Job(
@@ -236,9 +219,3 @@ def one_of(present: Mapping[str, bool], names: tuple[str, ...], *, required: boo
     if not given and required:
         raise InvalidOption("No image given", hint=f"Send the image in one of: {', '.join(names)}")
     return given[0] if given else None
-
-
-def background(data: bytes, limits: decode.Limits, width: int, height: int) -> np.ndarray:
-    """A background image's pixels covering width × height (its own transparency shown over white)."""
-    image = decode.decode(data, limits)
-    return layout.cover(flatten_on_white(image.rgb, image.alpha), width, height)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,10 @@ if TYPE_CHECKING:
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo flags of CPUs with native bf16 arithmetic
-COMPILED_SIZES = 3  # input sizes OpenVINO keeps compiled per model; each holds its own activation buffers
 
 
 class UnsupportedInput(ValueError):
-    """An input shape the runner cannot take (Segmenter.supports says which sizes it can)."""
+    """An input shape the runner cannot take: each model runs at its own size only."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,6 @@ class Runner(Protocol):
     backend: Backend
     precision: Precision
     threads: int
-    resizable: bool  # takes input sizes other than the file's own
 
     def run(self, batch: np.ndarray) -> np.ndarray: ...
 
@@ -156,15 +153,13 @@ class OnnxRuntimeRunner:
         n, _, h, w = first.shape
         self._fixed = (h, w) if isinstance(h, int) and isinstance(w, int) else None
         self._one_at_a_time = n == 1  # rembg's files fix the batch at 1
-        self.resizable = self._fixed is None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The first output of each image, in one call where the file allows a batch, else one by one."""
         if self._fixed is not None and batch.shape[2:] != self._fixed:
             h, w = self._fixed
             raise UnsupportedInput(
-                f"onnxruntime runs this model file at {h}×{w} only (got {batch.shape[2]}×{batch.shape[3]}); "
-                "INFERENCE_BACKEND=openvino takes other sizes"
+                f"onnxruntime runs this model file at {h}×{w} only (got {batch.shape[2]}×{batch.shape[3]})"
             )
         if self._one_at_a_time:
             outputs = [self.session.run(None, {self._input: batch[i : i + 1]})[0] for i in range(batch.shape[0])]
@@ -188,71 +183,56 @@ def _core() -> Any:
 
 
 class OpenVinoRunner:
-    """OpenVINO on the CPU: the file reshaped to each input size asked for, compiled once per size for one image.
+    """OpenVINO on the CPU: the file reshaped to the model's square size and compiled once, for one image a call.
 
     A static shape lets the CPU plugin plan its buffers ahead: a worker with u2netp at 320 px holds 39 MiB less
     than with a dynamic batch (BENCHMARKS.md, "Memory"), and a batch of two in one call was no faster than two.
     """
 
     backend: Backend = "openvino"
-    resizable = True
 
-    def __init__(self, path: Path, precision: Precision, threads: int) -> None:
+    def __init__(self, path: Path, precision: Precision, threads: int, size: int) -> None:
+        import openvino as ov
+
         self.precision = precision
         self.threads = threads
-        self._model = _core().read_model(str(path))
-        self._input = self._model.inputs[0].get_any_name()
-        self._channels = self._model.inputs[0].get_partial_shape()[1]
+        self.size = size
+        model = _core().read_model(str(path))
+        channels = model.inputs[0].get_partial_shape()[1]
         # Threads are the workers' own business: pinning them to cores would put two single-thread worker
-        # processes on one core (issue 10: bf16 fell from 8.7 to 4.5 passes/s); one stream, lowest latency.
+        # processes on one core (bf16 fell from 8.7 to 4.5 passes/s); one stream, lowest latency.
         # An int8 IR runs its quantized layers in int8 whatever the hint; the hint sets the layers kept in f32.
-        self._hint = "f32" if precision == "int8" else precision
+        hint = "f32" if precision == "int8" else precision
         self.config = {
-            "INFERENCE_PRECISION_HINT": self._hint,
+            "INFERENCE_PRECISION_HINT": hint,
             "INFERENCE_NUM_THREADS": threads,
             "ENABLE_CPU_PINNING": False,
             "PERFORMANCE_HINT": "LATENCY",
             "NUM_STREAMS": 1,
         }
-        self._compiled: OrderedDict[tuple[int, int], tuple[Any, Any]] = OrderedDict()
-
-    def compiled(self, height: int, width: int) -> Any:
-        """The model compiled for one image of this input size, from the cache or compiled now."""
-        return self._entry(height, width)[0]
-
-    def _entry(self, height: int, width: int) -> tuple[Any, Any]:
-        key = (height, width)
-        if key in self._compiled:
-            self._compiled.move_to_end(key)
-            return self._compiled[key]
-        import openvino as ov
-
-        model = self._model.clone()
         try:
-            model.reshape({self._input: ov.PartialShape([1, self._channels, height, width])})
-            compiled = _core().compile_model(model, "CPU", self.config)
+            model.reshape({model.inputs[0].get_any_name(): ov.PartialShape([1, channels, size, size])})
+            self.compiled = _core().compile_model(model, "CPU", self.config)
         except RuntimeError as exc:
-            raise UnsupportedInput(f"OpenVINO cannot run this model file at {height}×{width}") from exc
-        got = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        if got != self._hint:
+            raise UnsupportedInput(f"OpenVINO cannot run this model file at {size}×{size}") from exc
+        got = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if got != hint:
             raise BackendUnavailable(
-                f"OpenVINO compiled the model in {got}, not INFERENCE_PRECISION={self._hint}; set it to auto"
+                f"OpenVINO compiled the model in {got}, not INFERENCE_PRECISION={hint}; set it to auto"
             )
-        self._compiled[key] = (compiled, compiled.create_infer_request())
-        while len(self._compiled) > COMPILED_SIZES:
-            self._compiled.popitem(last=False)
-        return self._compiled[key]
+        self._request = self.compiled.create_infer_request()
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The first output of each image of the batch, one call per image."""
-        _, request = self._entry(batch.shape[2], batch.shape[3])
+        if batch.shape[2:] != (self.size, self.size):
+            raise UnsupportedInput(f"this model runs at {self.size}×{self.size} only (got {batch.shape[2:]})")
         # Each result is a copy (share_outputs is off): the request reuses its buffers on the next call.
-        outputs = [request.infer({0: batch[i : i + 1]})[0] for i in range(batch.shape[0])]
+        outputs = [self._request.infer({0: batch[i : i + 1]})[0] for i in range(batch.shape[0])]
         return np.concatenate(outputs)[:, 0].astype(np.float32, copy=False)
 
 
-def create_runner(path: Path, inference: Inference, threads: int) -> Runner:
-    """A runner for the model file on the chosen backend, in the chosen precision, with `threads` threads."""
+def create_runner(path: Path, inference: Inference, threads: int, size: int) -> Runner:
+    """A runner for the model file at its `size`, on the chosen backend and precision, with `threads` threads."""
     if inference.backend == "openvino":
-        return OpenVinoRunner(path, inference.precision, threads)
+        return OpenVinoRunner(path, inference.precision, threads, size)
     return OnnxRuntimeRunner(path, threads)

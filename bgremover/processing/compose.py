@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from bgremover.processing import deadline
+
 FG_RADII = (4, 32)  # near colours first; the wide radius reaches pixels far from the subject's core
 CORE_DEPTH = 3  # pixels inside the opaque edge where colours are taken as the subject's own
 COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampled at full size
@@ -38,15 +40,17 @@ class EdgeColors:
         self.a8 = a8
         height, width = a8.shape
         kernel = np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)
-        core = cv2.erode(cv2.inRange(a8, 250, 255), kernel)
+        core = cv2.inRange(a8, 250, 255)
+        cv2.erode(core, kernel, dst=core)  # in place: one full-size mask, not two
         self.scale = scale = min(1.0, COLOR_SIDE / max(height, width))
         self.size = size = (max(1, round(width * scale)), max(1, round(height * scale)))
         masked = np.empty_like(rgb) if scratch is None else scratch.reshape(-1)[: rgb.size].reshape(rgb.shape)
         masked.fill(0)
         cv2.bitwise_and(rgb, rgb, dst=masked, mask=core)  # the core's colours; elsewhere left at 0
         weight = cv2.resize(core, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
+        del core  # before the colour map is made: the two full-size masks are never held at once with it
         weighted = cv2.resize(masked, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        del core, masked
+        del masked
         self._maps: tuple[np.ndarray, np.ndarray] | None = (weight, weighted)
         self._sums: list[tuple[np.ndarray, np.ndarray]] | None = None  # kept when the soft pixels need several bands
 
@@ -65,7 +69,15 @@ class EdgeColors:
 
     def bands(self) -> list[tuple[int, int]]:
         """Row ranges (top, bottom) holding at most BAND_POINTS soft pixels each (or a single row)."""
-        per_row = cv2.reduce(cv2.inRange(self.a8, 1, 253), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() // 255
+        per_row = (
+            np.concatenate(
+                [
+                    cv2.reduce(_soft(self.a8[rows]), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+                    for rows in _strips(self.a8)
+                ]
+            )
+            // 255
+        )
         ranges, top, count = [], 0, 0
         for row, n in enumerate(per_row.tolist()):
             if count + n > BAND_POINTS and row > top:
@@ -81,12 +93,18 @@ class EdgeColors:
 
     def band(self, top: int, bottom: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, RGB) of the soft pixels in rows top…bottom that have a subject colour nearby."""
-        points = cv2.findNonZero(cv2.inRange(self.a8[top:bottom], 1, 253))
-        if points is None:
+        found_points = []
+        for rows in _strips(self.a8, top, bottom):  # a strip's mask at a time, never a full-size one
+            points = cv2.findNonZero(_soft(self.a8[rows]))
+            if points is not None:
+                points = points.reshape(-1, 2)
+                points[:, 1] += rows.start
+                found_points.append(points)
+        if not found_points:
             empty = np.empty(0, np.intp)
             return empty, empty, np.empty((0, 3), np.uint8)
-        points = points.reshape(-1, 2)
-        xs, ys = points[:, 0], points[:, 1] + top
+        points = np.concatenate(found_points)
+        xs, ys = points[:, 0], points[:, 1]
         scale, size = self.scale, self.size
         y = np.clip((ys + 0.5) * scale - 0.5, 0, size[1] - 1).astype(np.float32)
         x = np.clip((xs + 0.5) * scale - 0.5, 0, size[0] - 1).astype(np.float32)
@@ -99,6 +117,18 @@ class EdgeColors:
             found |= use
             del den_sums, num_sums
         return ys[found], xs[found], (colors[found] + 0.5).astype(np.uint8)
+
+
+def _soft(a8: np.ndarray) -> np.ndarray:
+    """255 where a uint8 matte is partly transparent (1…253: 254 and 255 count as opaque), else 0."""
+    return cv2.inRange(a8, 1, 253)
+
+
+def _strips(a8: np.ndarray, top: int = 0, bottom: int | None = None) -> Iterator[slice]:
+    """Row slices of at most BAND_ROWS rows covering top…bottom."""
+    end = a8.shape[0] if bottom is None else bottom
+    for start in range(top, end, BAND_ROWS):
+        yield slice(start, min(start + BAND_ROWS, end))
 
 
 def edge_colors(rgb: np.ndarray, a8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,6 +162,7 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
         cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=rgba)  # OpenCV's SIMD copies: 5× faster than numpy's strided ones
         cv2.mixChannels([a8], [rgba], [0, 3])
         for top, bottom in edges.bands():
+            deadline.check()
             ys, xs, colors = edges.band(top, bottom)
             rgba[ys, xs, :3] = colors
         return _clear_transparent(rgba)
@@ -141,9 +172,11 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, i
     edges = EdgeColors(rgb, a8, scratch=out)
     step = max(1, min(BAND_ROWS, BAND_PIXELS // max(1, a8.shape[1])))
     for top in range(0, a8.shape[0], step):  # float maths in bands: bounded memory on big photos
+        deadline.check()
         rows = slice(top, top + step)
         _blend(rgb[rows], alpha[rows], bg_color, out[rows])
     for top, bottom in edges.bands():  # the soft pixels again, with the subject's colours
+        deadline.check()
         ys, xs, colors = edges.band(top, bottom)
         edge = np.empty((ys.size, 1, out.shape[2]), np.uint8)
         _blend(colors[:, None, :], alpha[ys, xs][:, None], bg_color, edge)
@@ -159,9 +192,23 @@ def compose_over(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> 
     fg[ys, xs] = colors
     out = np.empty(rgb.shape, np.uint8)
     for top in range(0, a8.shape[0], BAND_ROWS):  # float maths in bands, as for a background colour
+        deadline.check()
         rows = slice(top, top + BAND_ROWS)
         a = alpha[rows][:, :, None]
         out[rows] = fg[rows] * a + background[rows] * (1.0 - a) + 0.5
+    return out
+
+
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """RGB pixels with their own alpha (uint8, or None) shown over white, whatever colour transparent pixels hold."""
+    if alpha is None:
+        return rgb
+    out = np.empty_like(rgb)
+    for top in range(0, rgb.shape[0], BAND_ROWS):
+        deadline.check()
+        rows = slice(top, top + BAND_ROWS)
+        a = alpha[rows].astype(np.float32)[:, :, None] * (1.0 / 255.0)
+        out[rows] = rgb[rows] * a + 255.0 * (1.0 - a) + 0.5
     return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from bgremover.errors import ImageTooLarge, ImageTooSmall, UndecodableImage, UnsupportedFormat
-from bgremover.processing import structure
+from bgremover.processing import deadline, structure
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # Image.open reads only the header; our own limits are checked on it before any pixel is decoded,
@@ -23,7 +23,8 @@ PngImagePlugin.MAX_TEXT_MEMORY = 16 * 1024 * 1024
 
 STRIP_ROWS = 256  # decoded pixels are copied out of Pillow in bands of this many rows
 
-MIMETYPES = {
+# The input formats the sniffer admits, by Pillow format name.
+INPUT_MIMETYPES = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
     "WEBP": "image/webp",
@@ -114,6 +115,7 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 def _strips(image: Image.Image) -> Iterator[tuple[slice, np.ndarray]]:
     """The pixels a band of STRIP_ROWS rows at a time (np.asarray of a whole image holds two extra copies)."""
     for top in range(0, image.height, STRIP_ROWS):
+        deadline.check()
         bottom = min(top + STRIP_ROWS, image.height)
         yield slice(top, bottom), np.asarray(image.crop((0, top, image.width, bottom)))
 

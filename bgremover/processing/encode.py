@@ -14,7 +14,7 @@ from PIL import Image
 from bgremover.processing import decode
 
 # The output formats; ZIP is remove.bg's `format=zip`: the colours as JPEG and the alpha matte as PNG, so named.
-MIMETYPES = {**{fmt: decode.MIMETYPES[fmt] for fmt in ("PNG", "JPEG", "WEBP")}, "ZIP": "application/zip"}
+MIMETYPES = {**{fmt: decode.INPUT_MIMETYPES[fmt] for fmt in ("PNG", "JPEG", "WEBP")}, "ZIP": "application/zip"}
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "ZIP": "zip"}
 ZIP_COLOR, ZIP_ALPHA = "color.jpg", "alpha.png"
 # Lossless PNG through OpenCV's libpng with zlib's RLE strategy: as small as Pillow's level 6 on

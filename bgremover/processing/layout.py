@@ -1,20 +1,26 @@
 """Layout of a cut-out (remove.bg's options): region of interest, crop with margins, scale and position,
-megapixel caps, and a background image. Pure functions on RGB uint8 and alpha float32 arrays."""
+megapixel caps, and a background image. Pure functions on RGB uint8 and alpha float32 arrays, and the
+job steps that apply them to a cut-out: `fit`, `layout`, `background` and `format`."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from PIL import ExifTags
 
-from bgremover.processing import decode, geometry
+from bgremover.errors import ForegroundNotFound, InvalidOption
+from bgremover.processing import compose, decode, geometry
+from bgremover.processing.job import Cutout
+from bgremover.processing.options import Options
 
 MAX_MARGIN_PX = 500  # a crop margin is at most this many pixels…
 MAX_MARGIN_SHARE = 0.5  # …and at most this share of the subject's size on that axis
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
+Margins = tuple["Length", "Length", "Length", "Length"]  # top, right, bottom, left
 
 
 @dataclass(frozen=True)
@@ -135,3 +141,99 @@ def cover(background: np.ndarray, width: int, height: int) -> np.ndarray:
 def has_transparency(alpha: np.ndarray) -> bool:
     """True when some pixel would not be fully opaque once stored in 8 bits."""
     return bool(alpha.size) and float(alpha.min()) < 254.5 / 255.0
+
+
+def region(roi: tuple[Length, Length, Length, Length], source: tuple[int, int], size: tuple[int, int]) -> Box:
+    """A region of interest (x1 y1 x2 y2, px or % of the `source` size) as a box on an image of `size`.
+
+    The engine may have downscaled the input: the box is scaled from the source's pixels to `size`'s.
+    """
+    sx, sy = size[0] / source[0], size[1] / source[1]
+    x1, y1, x2, y2 = roi
+    left, right = round(x1.to_px(source[0]) * sx), round(x2.to_px(source[0]) * sx)
+    top, bottom = round(y1.to_px(source[1]) * sy), round(y2.to_px(source[1]) * sy)
+    if right <= left or bottom <= top:
+        raise InvalidOption(
+            "Invalid parameter 'roi': expected x1 < x2 and y1 < y2",
+            hint="Set 'roi' to x1 < x2 and y1 < y2",
+            details=f"Got {' '.join(map(str, roi))[:100]!r}",
+        )
+    return left, top, right, bottom
+
+
+def auto_format(alpha: np.ndarray, opaque_background: bool, alpha_only: bool) -> str:
+    """remove.bg's `format=auto`: PNG when the result has transparency (or is the matte alone), else JPEG."""
+    if alpha_only or (not opaque_background and has_transparency(alpha)):
+        return "PNG"
+    return "JPEG"
+
+
+@dataclass(frozen=True)
+class PixelCap:
+    """The `fit` step: at most `max_pixels`, worked out from the header so that JPEG can decode smaller."""
+
+    max_pixels: int
+    name: ClassVar[str] = "fit"
+
+    def options_for(self, options: Options, width: int, height: int) -> Options:
+        """The options for an image of this size (as shown): a fit box when it has more pixels than the cap."""
+        side = megapixel_fit(width, height, self.max_pixels)
+        return options if side is None else replace(options, max_width=side, max_height=side)
+
+    def run(self, cutout: Cutout) -> None:
+        """Set the cut-out's size box from its header."""
+        cutout.options = self.options_for(cutout.options, *oriented_size(cutout.data, cutout.limits))
+
+
+@dataclass(frozen=True)
+class Arrange:
+    """The `layout` step: region of interest, crop with margins, scale and position; the subject's box, or a 400."""
+
+    roi: tuple[Length, Length, Length, Length] | None = None
+    crop: bool = False
+    margins: Margins = (Length(0, False),) * 4
+    scale: float | None = None
+    position: tuple[float, float] | None = None
+    name: ClassVar[str] = "layout"
+
+    def run(self, cutout: Cutout) -> None:
+        """Lay out the cut-out in place and set its subject box (ForegroundNotFound when nothing is left)."""
+        if self.roi is not None:
+            height, width = cutout.alpha.shape
+            keep_region(cutout.alpha, region(self.roi, oriented_size(cutout.data, cutout.limits), (width, height)))
+        if self.crop:
+            box = subject_box(cutout.alpha)
+            if box is not None:
+                cutout.rgb, cutout.alpha = crop(cutout.rgb, cutout.alpha, box, clamp_margins(self.margins, box))
+        cutout.rgb, cutout.alpha = place(cutout.rgb, cutout.alpha, self.scale, self.position)
+        cutout.subject = subject_box(cutout.alpha)
+        if cutout.subject is None:
+            raise ForegroundNotFound()
+
+
+@dataclass(frozen=True)
+class Backdrop:
+    """The `background` step: an image (encoded bytes) behind the subject, resized to cover it."""
+
+    data: bytes
+    name: ClassVar[str] = "background"
+
+    def run(self, cutout: Cutout) -> None:
+        """Decode the image (its own transparency over white) and set it as the cut-out's background."""
+        image = decode.decode(self.data, cutout.limits)
+        height, width = cutout.alpha.shape
+        cutout.background = cover(compose.over_white(image.rgb, image.alpha), width, height)
+
+
+@dataclass(frozen=True)
+class AutoFormat:
+    """The `format` step: remove.bg's `auto` format, settled on the laid-out matte and its background."""
+
+    alpha_only: bool = False
+    name: ClassVar[str] = "format"
+
+    def run(self, cutout: Cutout) -> None:
+        """Set the output format: PNG when anything shows through, else JPEG."""
+        color = cutout.options.bg_color
+        opaque = cutout.background is not None or (color is not None and color[3] == 255)
+        cutout.options = replace(cutout.options, format=auto_format(cutout.alpha, opaque, self.alpha_only))

@@ -70,30 +70,32 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("max_height", "int", "Downscale to at most this height", None, 100, 4000),
     OptionSpec("preset", "choice", "Fills format, quality and size", choices=_choices(list(PRESETS))),
     OptionSpec("bg_color", "color", "Background colour instead of transparency"),
+    OptionSpec("shadow", "bool", "Add a soft drop shadow under the subject", False),
     OptionSpec("trim", "bool", "Crop to the subject", False),
     OptionSpec("trim_padding", "int", "Margin kept around the subject when trimming", 10, 0, 500),
     OptionSpec("refine", "choice", "Edge refinement", "standard", choices=_choices(REFINE_LEVELS)),
     OptionSpec("mask_only", "bool", "Return the alpha mask as grayscale", False),
     OptionSpec("model", "name", "Which installed model segments the image (default MODEL_NAME)"),
 )
-SPECS: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
-OPTION_NAMES = tuple(SPECS)
+OPTIONS_BY_NAME: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
+OPTION_NAMES = tuple(OPTIONS_BY_NAME)
 
 
 @dataclass(frozen=True)
 class Options:
     """Everything that shapes one result; the defaults (from `OPTIONS`) give a lossless transparent PNG."""
 
-    format: str = str(SPECS["format"].default)
+    format: str = str(OPTIONS_BY_NAME["format"].default)
     quality: int | None = None
     max_width: int | None = None
     max_height: int | None = None
     preset: str | None = None
     bg_color: tuple[int, int, int, int] | None = None
-    trim: bool = bool(SPECS["trim"].default)
-    trim_padding: int = int(SPECS["trim_padding"].default)  # type: ignore[call-overload]
-    refine: str = str(SPECS["refine"].default)
-    mask_only: bool = bool(SPECS["mask_only"].default)
+    shadow: bool = bool(OPTIONS_BY_NAME["shadow"].default)
+    trim: bool = bool(OPTIONS_BY_NAME["trim"].default)
+    trim_padding: int = int(OPTIONS_BY_NAME["trim_padding"].default)  # type: ignore[call-overload]
+    refine: str = str(OPTIONS_BY_NAME["refine"].default)
+    mask_only: bool = bool(OPTIONS_BY_NAME["mask_only"].default)
     model: str | None = None
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -189,8 +191,8 @@ PARSERS: dict[Kind, Callable[[OptionSpec, object], object]] = {
 
 def parse_options(raw: Mapping[str, object], *, default_model: str | None = None) -> Options:
     """Validate raw option values (strings or JSON types); unknown keys are ignored, empty values unset."""
-    given = {k: v for k, v in raw.items() if k in SPECS and v is not None and v != ""}
-    values = {name: PARSERS[SPECS[name].kind](SPECS[name], value) for name, value in given.items()}
+    given = {k: v for k, v in raw.items() if k in OPTIONS_BY_NAME and v is not None and v != ""}
+    values = {name: PARSERS[OPTIONS_BY_NAME[name].kind](OPTIONS_BY_NAME[name], value) for name, value in given.items()}
     preset = values.pop("preset", None)
     if preset is not None:
         p = PRESETS[str(preset)]

@@ -1,4 +1,4 @@
-"""The output presets (README, "Use it"): format, quality and bounding box."""
+"""The output presets (docs/api.md, "Presets"): format, quality and bounding box."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from bgremover.processing import deadline
+
 GUIDE_SIDE = 512  # the guided filter is solved at most at this size (same quality as 1024, half the time)
 SPECK_FRACTION = 0.001  # foreground blobs smaller than this share of the image are dropped
 HOLE_FRACTION = 0.001  # enclosed background holes smaller than this share are filled
@@ -69,6 +71,7 @@ def guided_upsample(gray: np.ndarray, mask: np.ndarray, radius: int = 2, eps: fl
     alpha = np.empty((height, width), np.float32)
     sx, sy = w / width, h / height
     for top in range(0, height, STRIP_ROWS):
+        deadline.check()
         rows = min(STRIP_ROWS, height - top)
         # the same sampling as cv2.resize(INTER_LINEAR) for output rows top…top+rows
         to_small = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, sy * (top + 0.5) - 0.5]])
@@ -87,6 +90,7 @@ def _band(coeff: np.ndarray, to_small: np.ndarray, width: int, rows: int) -> np.
 def contrast(alpha: np.ndarray, low: float = 0.4, high: float = 0.6) -> np.ndarray:
     """A smoothstep between `low` and `high`, in place: firmer subject and background, still-smooth edges."""
     for top in range(0, alpha.shape[0], STRIP_ROWS):  # in bands: one small temporary, not three full-size
+        deadline.check()
         t = alpha[top : top + STRIP_ROWS]
         t -= low
         t *= 1.0 / (high - low)

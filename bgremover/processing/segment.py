@@ -1,25 +1,25 @@
-"""Segment: the model's soft mask of the subject, from one view of the image or, where it is unsure, several.
+"""Segment: the soft mask of the subject, from one model pass or, where the first is unsure, a cascade of views.
 
-`standard` runs one pass and asks for a second opinion only when that mask is unsure (README, Quality):
-u2netp's mistakes on hard photos change with small changes of the input, so the per-pixel median of three
-views (the image, a brightened copy and its mirror) is steadier than any one of them. `high` always takes
-the median over five views. `none` is one pass, the model's mask as it is. Every view is at the model's own
-input size and runs as its own call: a larger size would give OpenVINO another compiled model with its own
-buffers (+120 to +260 MB per worker), and a batch was no faster than single calls (README, Inference backends).
+The primary model (u2netp) runs once. Where its mask is unsure (mean a·(1 − a) above the plan's gate), the
+cascade model (u2net) is asked too: both models see the image and its mirror, and the mean of the four
+masks, re-sharpened about 0.5, is the answer. u2net is far better on ordinary photos and fails on some
+close-ups by finding almost no subject; where its subject is under a fifth of u2netp's, the plan falls back
+to u2netp's own second opinion (the median of the image, a brightened copy and the mirror). `high` runs the
+cascade on every image; `none` is one pass, the primary's mask as it is. Without a cascade model, `standard`
+and `high` take u2netp's own second opinions. docs/quality.md has the measurements behind each number here.
+
+Every view runs at the model's own input size, one call each (a larger size compiles another model with its
+own buffers; a batch was no faster).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
+import cv2
 import numpy as np
-from PIL import Image
-
-# Mean a·(1 − a) of the first mask above which `standard` asks for a second opinion: 14% of duts-te-150 and
-# 15% of alphamatting cross it (make quality reports the rate).
-UNSURE = 0.02
 
 
 class MaskPredictor(Protocol):
@@ -27,40 +27,62 @@ class MaskPredictor(Protocol):
 
     size: int
 
+    def resize(self, rgb: np.ndarray) -> np.ndarray: ...
+
     def predict(self, images: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
 class View:
-    """One way of showing the image to the model: mirrored left to right, and a gamma (< 1 brightens)."""
+    """One way of showing the image to a model: mirrored left to right, and a gamma (< 1 brightens)."""
 
     mirrored: bool = False
     gamma: float = 1.0
 
 
-PLAIN = View()
-# The second opinion: a brightened copy (gamma < 1 lifts dark subjects off dark backgrounds) and the mirror.
-SECOND_OPINION = (View(gamma=0.8), View(mirrored=True))
-# `high`: the median of five views, three of them brightened (README, Quality has the alternatives measured).
-HIGH_VIEWS = (PLAIN, View(mirrored=True), View(gamma=0.8), View(gamma=0.8, mirrored=True), View(gamma=0.65))
+PLAIN, MIRROR, BRIGHT = View(), View(mirrored=True), View(gamma=0.8)
+Fusion = Literal["median", "sharpened-mean"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one level segments: who runs which views where the first pass is unsure, and how they are fused."""
+
+    gate: float | None  # mean a·(1 − a) of the first mask above which the rest runs (None: never; ALWAYS)
+    primary: tuple[View, ...] = ()  # more views of the primary model (the first pass, PLAIN, is always there)
+    cascade: tuple[View, ...] = ()  # views of the cascade model
+    fusion: Fusion = "median"
+    fallback: Plan | None = None  # used instead where the cascade model finds less than FALLBACK_AREA of the subject
+
+
+UNSURE_CERTAINTY = 0.9  # a cut-out less sure than this is worth a person's look (docs/quality.md)
+ALWAYS = -1.0  # a gate every mask is above
+SHARPEN = 2.0  # a mean re-sharpened as clip((a − 0.5)·k + 0.5): averaging softens, and softness costs MAE
+FALLBACK_AREA = 0.2  # the cascade model's subject area, as a share of the primary's, under which it is ignored
+SECOND_OPINION = Plan(gate=0.02, primary=(BRIGHT, MIRROR))  # u2netp alone: three views, median (14-15% of images)
+CASCADE = Plan(gate=0.015, primary=(MIRROR,), cascade=(PLAIN, MIRROR), fusion="sharpened-mean", fallback=SECOND_OPINION)
+
+FIVE_VIEWS = Plan(gate=ALWAYS, primary=(MIRROR, BRIGHT, View(gamma=0.8, mirrored=True), View(gamma=0.65)))  # median
+
+# Each level's plan, with a cascade model and without one.
+PLANS: dict[tuple[str, bool], Plan] = {
+    ("none", True): Plan(gate=None),
+    ("none", False): Plan(gate=None),
+    ("standard", True): CASCADE,
+    ("standard", False): SECOND_OPINION,
+    ("high", True): Plan(ALWAYS, CASCADE.primary, CASCADE.cascade, CASCADE.fusion, fallback=FIVE_VIEWS),
+    ("high", False): FIVE_VIEWS,
+}
 
 
 @dataclass(frozen=True)
 class Segmentation:
-    """The soft mask (float32, [0, 1], at the model's input size) and how many model passes it took."""
+    """The soft mask (float32, [0, 1], at the model's input size), the passes of each model, and how sure it is."""
 
     mask: np.ndarray
     passes: int
-
-    @property
-    def second_opinion(self) -> bool:
-        """True when more than one view was run."""
-        return self.passes > 1
-
-
-def model_input(rgb: np.ndarray, size: int) -> np.ndarray:
-    """The image at a square model input size, resized as rembg does (Lanczos), uint8."""
-    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0))
+    cascade_passes: int = 0  # of the `passes`, those of the cascade model
+    certainty: float = 1.0  # 1 − 4·mean a·(1 − a) of the mean of every mask that ran: 1 is all 0s and 1s
 
 
 def uncertainty(mask: np.ndarray) -> float:
@@ -90,18 +112,63 @@ def median(masks: Sequence[np.ndarray]) -> np.ndarray:
     return np.median(np.stack(masks), axis=0).astype(np.float32)
 
 
-def warm(model: MaskPredictor) -> None:
-    """Run the model once as `segment` will, so the first request pays no allocation or compile."""
-    run_views(np.full((model.size, model.size, 3), 128, np.uint8), model, [PLAIN])
+def sharpened_mean(masks: Sequence[np.ndarray], k: float = SHARPEN) -> np.ndarray:
+    """The per-pixel mean, re-sharpened about 0.5 by `k` and clipped to [0, 1]."""
+    out = np.stack(masks).mean(axis=0, dtype=np.float32)
+    out -= 0.5
+    out *= k
+    out += 0.5
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
-def segment(rgb: np.ndarray, model: MaskPredictor, *, refine: str) -> Segmentation:
-    """The soft mask for a refinement level (see the module's docstring for which views each runs)."""
-    small = model_input(rgb, model.size)  # resized once: the views are made from this small copy
-    if refine == "high":
-        return Segmentation(median(run_views(small, model, HIGH_VIEWS)), len(HIGH_VIEWS))
+def fuse(masks: Sequence[np.ndarray], fusion: Fusion) -> np.ndarray:
+    """Masks of one size fused as the plan says."""
+    return median(masks) if fusion == "median" else sharpened_mean(masks)
+
+
+def certainty(masks: Sequence[np.ndarray]) -> float:
+    """1 − 4·uncertainty of the mean of the masks: low where a mask is soft or the masks disagree."""
+    return round(1.0 - 4.0 * uncertainty(np.mean(np.stack(masks), axis=0)), 4)
+
+
+def subject_area(mask: np.ndarray) -> float:
+    """The share of the mask at or above 0.5."""
+    return float(np.count_nonzero(mask >= 0.5)) / mask.size
+
+
+def plan_for(refine: str, cascade: bool) -> Plan:
+    """The plan of a refinement level, with or without a cascade model."""
+    return PLANS[refine, cascade]
+
+
+def segment(
+    rgb: np.ndarray, model: MaskPredictor, *, refine: str, cascade: MaskPredictor | None = None
+) -> Segmentation:
+    """The soft mask for a refinement level (see the module's docstring for what each level runs)."""
+    small = model.resize(rgb)  # resized once: every view is made from this small copy
     first = run_views(small, model, [PLAIN])[0]
-    if refine == "none" or uncertainty(first) <= UNSURE:
-        return Segmentation(first, 1)
-    others = run_views(small, model, SECOND_OPINION)
-    return Segmentation(median([first, *others]), 1 + len(others))
+    plan = plan_for(refine, cascade is not None)
+    if plan.gate is None or uncertainty(first) <= plan.gate:
+        return Segmentation(first, 1, certainty=certainty([first]))
+    primary = [first, *run_views(small, model, plan.primary)]
+    if not plan.cascade or cascade is None:
+        return Segmentation(fuse(primary, plan.fusion), len(primary), certainty=certainty(primary))
+    second = small if cascade.size == model.size else cascade.resize(rgb)
+    theirs = run_views(second, cascade, plan.cascade)
+    if plan.fallback is not None and subject_area(np.mean(theirs, axis=0)) < FALLBACK_AREA * subject_area(first):
+        more = [v for v in plan.fallback.primary if v not in plan.primary]
+        primary += run_views(small, model, more)
+        views = [PLAIN, *plan.primary, *more]
+        chosen = [primary[views.index(v)] for v in (PLAIN, *plan.fallback.primary)]
+        return Segmentation(
+            fuse(chosen, plan.fallback.fusion), len(primary) + len(theirs), len(theirs), certainty(chosen)
+        )
+    masks = primary + [_at(m, model.size) for m in theirs]
+    return Segmentation(fuse(masks, plan.fusion), len(masks), len(theirs), certainty(masks))
+
+
+def _at(mask: np.ndarray, size: int) -> np.ndarray:
+    """A mask at another square size (bilinear), or itself when it is that size already."""
+    if mask.shape == (size, size):
+        return mask
+    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)

@@ -83,7 +83,7 @@ class AllowList:
             except ValueError:
                 pass
             if not HOST_NAME.fullmatch(text):
-                raise ValueError(f"not a host name, IP address or network: {item!r}")
+                raise ValueError(f"IMAGE_URL_ALLOW_HOSTS: not a host name, IP address or network: {item!r}")
             names.add(text)
         return cls(frozenset(names), tuple(networks))
 

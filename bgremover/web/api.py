@@ -11,9 +11,9 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
 from bgremover.errors import InvalidOption
 from bgremover.processing import Options, Result, parse_options
+from bgremover.processing.deadline import Deadline
 from bgremover.processing.presets import PRESETS
 from bgremover.web import auth, batch, inputs, observability, readfile, responses, urlfetch
-from bgremover.web.deadline import deadline
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
@@ -41,8 +41,7 @@ def _options(raw: dict[str, object]) -> Options:
 
 
 def _run(data: bytes, options: Options) -> Result:
-    with deadline(services().settings.processing_timeout_s) as expires:
-        result = services().engine.process(data, options, deadline=expires)
+    result = services().engine.process(data, options, deadline=Deadline(services().settings.processing_timeout_s))
     observability.record_result(result)
     return result
 

@@ -114,6 +114,7 @@ def stream_zip(
                     height=result.height,
                     format=result.format,
                     processing_time_ms=round(result.total_ms),
+                    certainty=result.certainty,
                 )
             except BgRemoverError as exc:
                 entry.update(status="error", error=exc.to_dict())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bgremover.processing.segment import UNSURE_CERTAINTY
+
 
 class Header(StrEnum):
     """Response headers this service sets, each with a one-line meaning (`Header.X.doc`)."""
@@ -15,6 +17,7 @@ class Header(StrEnum):
     PROCESSING_TIME = "X-Processing-Time-Ms"
     IMAGE_WIDTH = "X-Image-Width"
     IMAGE_HEIGHT = "X-Image-Height"
+    CERTAINTY = "X-Cutout-Certainty"
     RATE_LIMIT = "X-RateLimit-Limit"
     RATE_REMAINING = "X-RateLimit-Remaining"
     RATE_RESET = "X-RateLimit-Reset"
@@ -43,6 +46,7 @@ DOCS: dict[Header, str] = {
     Header.PROCESSING_TIME: "engine time in milliseconds",
     Header.IMAGE_WIDTH: "output width in pixels",
     Header.IMAGE_HEIGHT: "output height in pixels",
+    Header.CERTAINTY: f"how sure the cut-out is, 0 to 1 (below {UNSURE_CERTAINTY}: worth a person's look)",
     Header.RATE_LIMIT: "requests allowed per hour",
     Header.RATE_REMAINING: "requests left in this window",
     Header.RATE_RESET: "when the window resets (epoch seconds)",
@@ -64,6 +68,7 @@ RESULT_HEADERS = (
     Header.PROCESSING_TIME,
     Header.IMAGE_WIDTH,
     Header.IMAGE_HEIGHT,
+    Header.CERTAINTY,
 )
 RATE_LIMIT_HEADERS = (Header.RATE_LIMIT, Header.RATE_REMAINING, Header.RATE_RESET)
 REMOVEBG_HEADERS = (

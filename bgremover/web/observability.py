@@ -45,7 +45,7 @@ INFERENCE = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 4),
 )
 MODEL_PASSES = Counter(
-    "bgremover_model_passes_total", "Model passes (more than one for an image given a second opinion)", ["model"]
+    "bgremover_model_passes_total", "Model passes, by model (more than one an image where a plan asks)", ["model"]
 )
 BYTES_IN = Counter("bgremover_bytes_in_total", "Request body bytes", ["endpoint"])
 BYTES_OUT = Counter("bgremover_bytes_out_total", "Response body bytes", ["endpoint"])
@@ -130,7 +130,8 @@ def record_result(result: Result) -> None:
     for stage, ms in result.timings_ms.items():
         STAGES.labels(stage).observe(ms / 1000)
     INFERENCE.labels(result.options.model or "default").observe(result.timings_ms.get("segment", 0) / 1000)
-    MODEL_PASSES.labels(result.options.model or "default").inc(result.model_passes)
+    for model, passes in result.model_passes.items():
+        MODEL_PASSES.labels(model).inc(passes)
     setattr(g, STAGES_KEY, result.timings_ms)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from bgremover import __version__
 from bgremover.processing.options import FALSE, HEX_COLOR, INTEGER, MODEL_NAME, OPTIONS, TRUE, OptionSpec
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.settings import Settings
 from bgremover.web import openapi_compat
 from bgremover.web.auth import API_KEY_HEADER
@@ -58,6 +59,13 @@ RESULT = {
         "width": {"type": "integer"},
         "height": {"type": "integer"},
         "processing_time_ms": {"type": "integer"},
+        "certainty": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "How sure the cut-out is (1: every pixel clearly subject or background); below "
+            f"{UNSURE_CERTAINTY} worth a person's look",
+        },
         "optimization": {
             "type": "object",
             "properties": {
@@ -167,7 +175,7 @@ def document(settings: Settings) -> Schema:
     zip_ok = {
         "description": "A ZIP streamed as results complete: `<name>-no-bg.<ext>` per processed file and "
         "`manifest.json` (`files[]`: index, file, status `ok`|`error`, output, size, width, height, format, "
-        "processing_time_ms, or error {error, code, solution, details})",
+        "processing_time_ms, certainty, or error {error, code, solution, details})",
         "headers": {str(h): HEADERS[str(h)] for h in RATE_LIMIT_HEADERS},
         "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
     }

@@ -9,8 +9,9 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, url_for
 
 from bgremover.processing import decode
-from bgremover.processing.options import DEFAULT_QUALITY, SPECS
+from bgremover.processing.options import DEFAULT_QUALITY, OPTIONS_BY_NAME
 from bgremover.processing.presets import PRESETS
+from bgremover.processing.shadow import PARAMS as SHADOW_PARAMS
 from bgremover.web.services import services
 
 bp = Blueprint("pages", __name__)
@@ -28,6 +29,17 @@ REFINE_LABELS = {
     "standard": "Standard",
     "high": "High (steadier on hard photos, slower)",
 }
+# The row of background colours offered beside the colour picker.
+SWATCHES = (
+    ("White", "#ffffff"),
+    ("Light grey", "#e5e7eb"),
+    ("Black", "#000000"),
+    ("Sky blue", "#81d4fa"),
+    ("Mint", "#a5d6a7"),
+    ("Peach", "#ffccbc"),
+    ("Lemon", "#fff59d"),
+    ("Red", "#e53935"),
+)
 
 
 @cache
@@ -49,11 +61,13 @@ def index() -> Response:
     html = render_template(
         "index.html",
         presets=PRESETS,
-        options=SPECS,
+        options=OPTIONS_BY_NAME,
         default_quality=DEFAULT_QUALITY,
         format_labels=FORMAT_LABELS,
         refine_labels=REFINE_LABELS,
-        input_formats=decode.MIMETYPES,
+        swatches=SWATCHES,
+        shadow_params=SHADOW_PARAMS.to_dict(),
+        input_formats=decode.INPUT_MIMETYPES,
         max_mb=settings.max_content_length // 2**20,
         max_side=settings.max_image_side,
         ask_key=settings.api_keys_enabled and not settings.page_public,

@@ -9,7 +9,7 @@ from pathlib import Path
 from werkzeug.exceptions import NotFound
 
 from bgremover.errors import BgRemoverError
-from bgremover.processing.decode import MIMETYPES, sniff
+from bgremover.processing.decode import INPUT_MIMETYPES, sniff
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONBLOCK: a FIFO never hangs
@@ -56,7 +56,7 @@ def read_image(base: Path, path: object, cap: int) -> tuple[bytes, str]:
         data = b"".join(chunks)
         if total > cap:
             raise FileNotServed()
-        return data, MIMETYPES[sniff(data)]
+        return data, INPUT_MIMETYPES[sniff(data)]
     except (OSError, ValueError, BgRemoverError):  # ValueError: what os.open refuses to encode
         raise FileNotServed() from None
     finally:

@@ -6,9 +6,8 @@ from flask import Blueprint, Response, request
 
 from bgremover.compat import rembg
 from bgremover.errors import InvalidOption
-from bgremover.processing import matting
+from bgremover.processing.deadline import Deadline
 from bgremover.web import auth, observability, urlfetch
-from bgremover.web.deadline import deadline
 from bgremover.web.extensions import limiter
 from bgremover.web.services import services
 
@@ -32,12 +31,7 @@ def _job() -> rembg.Job:
 
 def _remove(job: rembg.Job, data: bytes) -> Response:
     found = services()
-    with deadline(found.settings.processing_timeout_s) as expires:
-        cutout = found.engine.cut(data, job.options, deadline=expires)
-        if job.matting is not None:
-            with cutout.stage("matting"):
-                cutout.alpha = matting.band_matte(cutout.rgb, cutout.alpha, *job.matting)
-        result = found.engine.finish(cutout, job.options)
+    result = found.engine.process(data, job.to_job(), deadline=Deadline(found.settings.processing_timeout_s))
     observability.record_result(result)
     return Response(result.data, mimetype=result.mimetype)
 

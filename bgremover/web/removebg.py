@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 
 from flask import Blueprint, Request, Response, current_app, jsonify, request
 from flask_limiter import RequestLimit
 
 from bgremover.compat import removebg
-from bgremover.errors import ForegroundNotFound, InvalidOption
-from bgremover.processing import Result, layout
+from bgremover.errors import InvalidOption
+from bgremover.processing.deadline import Deadline
 from bgremover.web import auth, inputs, observability, urlfetch
-from bgremover.web.deadline import deadline
 from bgremover.web.extensions import limiter
 from bgremover.web.headers import Header
 from bgremover.web.services import services
@@ -79,28 +77,6 @@ def _background(fields: dict[str, object], files: dict[str, bytes]) -> bytes | N
     return None
 
 
-def _cut_out(
-    job: removebg.Job, data: bytes, background_data: bytes | None, expires: float
-) -> tuple[Result, layout.Box]:
-    """The engine's cut-out, laid out as the job says, then composed and encoded; and the subject's box."""
-    engine = services().engine
-    source = layout.oriented_size(data, engine.limits)
-    options = job.engine_options(*source)
-    cutout = engine.cut(data, options, deadline=expires)
-    with cutout.stage("layout"):
-        job.arrange(cutout, source)
-        box = layout.subject_box(cutout.alpha)
-        if box is None:
-            raise ForegroundNotFound()
-        height, width = cutout.alpha.shape
-        background = None
-        if background_data is not None and not job.alpha_only:
-            background = removebg.background(background_data, engine.limits, width, height)
-    opaque = background is not None or (options.bg_color is not None and options.bg_color[3] == 255)
-    options = replace(options, format=job.output_format(cutout.alpha, opaque))
-    return engine.finish(cutout, options, background=background), box
-
-
 @bp.post("/removebg")
 @auth.key_required  # first: the limit's key and size depend on the API key
 @LIMIT
@@ -110,11 +86,11 @@ def remove_background() -> Response:
     fields, files = _fields(request)
     job = removebg.parse(fields, default_model=found.settings.model_name)
     data = _image(fields, files)
-    background_data = _background(fields, files)
-    with deadline(found.settings.processing_timeout_s) as expires:
-        result, box = _cut_out(job, data, background_data, expires)
+    engine_job = job.to_job(background=_background(fields, files))
+    result = found.engine.process(data, engine_job, deadline=Deadline(found.settings.processing_timeout_s))
     observability.record_result(result)
-    left, top, right, bottom = box
+    assert result.subject is not None  # the layout step refuses a cut-out without one
+    left, top, right, bottom = result.subject
     foreground = {"top": top, "left": left, "width": right - left, "height": bottom - top}
     if request.accept_mimetypes.best_match([result.mimetype, "application/json"]) == "application/json":
         payload = {"result_b64": base64.b64encode(result.data).decode("ascii")}

@@ -17,6 +17,7 @@ def headers(result: Result) -> dict[str, str]:
         Header.PROCESSING_TIME: str(round(result.total_ms)),
         Header.IMAGE_WIDTH: str(result.width),
         Header.IMAGE_HEIGHT: str(result.height),
+        Header.CERTAINTY: f"{result.certainty:.4f}",
     }
 
 
@@ -40,4 +41,5 @@ def result_json(result: Result) -> dict[str, object]:
             "compression_ratio": result.compression_ratio,
         },
         "processing_time_ms": round(result.total_ms),
+        "certainty": result.certainty,
     }

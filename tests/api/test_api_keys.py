@@ -12,9 +12,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bgremover.apikeys import add_key, hash_key, read_file
+from bgremover.apikeys import KeyFileError, add_key, hash_key, read_file
 from bgremover.cli import main
-from bgremover.settings import SettingsError, load_settings
 from tests.api.test_errors import assert_error
 from tests.services import AppServer, RedisServer
 
@@ -88,20 +87,27 @@ def test_api_keys_from_the_environment(make_app):
     key = "k" * 43
     client = make_app(api_keys=[f"ci:{hash_key(key)}:1"]).test_client()
     assert [cheap(client, **{"X-Api-Key": key}).status_code for _ in range(2)] == [415, 429]
-    with pytest.raises(SettingsError, match="Invalid setting API_KEYS"):
-        load_settings(_env_file=None, api_keys=[f"ci:{key}"])  # a plaintext key instead of its hash
+    with pytest.raises(KeyFileError, match="API_KEYS: key 'ci' needs a sha256"):
+        make_app(api_keys=[f"ci:{key}"])  # a plaintext key instead of its hash
 
 
-def test_a_malformed_key_file_stops_the_start(tmp_path):
+def test_a_malformed_key_file_stops_the_start(make_app, tmp_path):
     bad = tmp_path / "keys.json"
     bad.write_text('{"keys": [{"name": "x", "sha256": "plaintext-key"}]}')
-    with pytest.raises(SettingsError, match="API_KEYS_FILE"):
-        load_settings(_env_file=None, api_keys_file=bad)
+    with pytest.raises(KeyFileError, match=r"API_KEYS_FILE .*entry 0: key 'x' needs a sha256"):
+        make_app(api_keys_file=bad)
 
 
 def cli(*args: str, env: dict[str, str]):
     """`bgremover keys ...` in this process (click's runner), with these environment variables."""
     return CliRunner().invoke(main, ["keys", *args], env=env)
+
+
+@pytest.mark.parametrize("command", [["add", "dave"], ["revoke", "dave"], ["list"]])
+def test_cli_names_a_malformed_api_keys_entry(tmp_path, command):
+    done = cli(*command, env={"API_KEYS": "dave-without-a-hash", "API_KEYS_FILE": str(tmp_path / "keys.json")})
+    assert done.exit_code == 1 and "API_KEYS: each entry is name:sha256hex" in done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)  # an error message, not a traceback
 
 
 def test_cli_add_list_revoke_and_a_running_app_sees_the_revocation(make_app, tmp_path):

@@ -1,4 +1,4 @@
-"""The drop-ins with URL inputs on (fetched from an allow-listed loopback server) and with API keys on."""
+"""The drop-ins with URL inputs on (fetched from an allow-listed loopback image_server) and with API keys on."""
 
 from __future__ import annotations
 
@@ -11,25 +11,11 @@ from bgremover.apikeys import add_key
 from bgremover.processing import layout
 from bgremover.processing.decode import Limits, decode
 from tests.conftest import decode_output
-from tests.web.loopback import ImageServer, Trap
-
-ALLOWED = "127.0.0.2"
+from tests.web.loopback import ALLOWED
 
 
-@pytest.fixture(scope="module")
-def server(photo_bytes):
-    srv = ImageServer(ALLOWED, photo_bytes).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def url_client(make_app):
-    return make_app(image_url_enabled=True, image_url_allow_hosts=[ALLOWED]).test_client()
-
-
-def test_removebg_image_url_and_bg_image_url(url_client, server, photo_bytes):
-    photo = f"http://{ALLOWED}:{server.port}/photo.jpg"
+def test_removebg_image_url_and_bg_image_url(url_client, image_server, photo_bytes):
+    photo = f"http://{ALLOWED}:{image_server.port}/photo.jpg"
     fetched = url_client.post("/v1.0/removebg", data={"image_url": photo, "size": "full", "format": "png"})
     uploaded = url_client.post(
         "/v1.0/removebg", data={"image_file": (io.BytesIO(photo_bytes), "a.jpg"), "size": "full", "format": "png"}
@@ -42,29 +28,25 @@ def test_removebg_image_url_and_bg_image_url(url_client, server, photo_bytes):
     assert over.status_code == 200 and np.abs(pixels[alpha == 0] - background[alpha == 0]).max() <= 1
 
 
-def test_url_refusals_keep_each_apis_shape(url_client):
-    trap = Trap()
-    try:
-        removebg = url_client.post("/v1.0/removebg", data={"image_url": f"http://localhost:{trap.port}/x.jpg"})
-        rembg = url_client.get(f"/api/remove?url=http://localhost:{trap.port}/x.jpg")
-        assert trap.connections == []
-    finally:
-        trap.close()
+def test_url_refusals_keep_each_apis_shape(url_client, trap):
+    removebg = url_client.post("/v1.0/removebg", data={"image_url": f"http://localhost:{trap.port}/x.jpg"})
+    rembg = url_client.get(f"/api/remove?url=http://localhost:{trap.port}/x.jpg")
+    assert trap.connections == []
     assert removebg.status_code == 400 and removebg.get_json()["errors"][0]["code"] == "image_url_address_refused"
     assert rembg.status_code == 400 and rembg.get_json()["code"] == "image_url_address_refused"
     assert "detail" in rembg.get_json()
 
 
-def test_rembg_get_url(url_client, server):
-    response = url_client.get(f"/api/remove?url=http://{ALLOWED}:{server.port}/photo.jpg&om=true")
+def test_rembg_get_url(url_client, image_server):
+    response = url_client.get(f"/api/remove?url=http://{ALLOWED}:{image_server.port}/photo.jpg&om=true")
     assert response.status_code == 200 and response.mimetype == "image/png"
     assert decode_output(response.data).mode == "L"
 
 
-def test_rembg_bad_field_is_refused_before_fetching(url_client, server):
-    before = len(server.seen)
-    response = url_client.get(f"/api/remove?url=http://{ALLOWED}:{server.port}/photo.jpg&af=999")
-    assert response.status_code == 400 and len(server.seen) == before
+def test_rembg_bad_field_is_refused_before_fetching(url_client, image_server):
+    before = len(image_server.seen)
+    response = url_client.get(f"/api/remove?url=http://{ALLOWED}:{image_server.port}/photo.jpg&af=999")
+    assert response.status_code == 400 and len(image_server.seen) == before
 
 
 @pytest.fixture

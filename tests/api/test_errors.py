@@ -132,7 +132,7 @@ def test_404_and_405_are_json(client):
 
 def test_unloaded_model_is_503(client, photo_bytes):
     assert_error(
-        client.post("/remove-background-preview", data=upload(photo_bytes, model="u2net")), 503, "model_not_ready"
+        client.post("/remove-background-preview", data=upload(photo_bytes, model="silueta")), 503, "model_not_ready"
     )
 
 

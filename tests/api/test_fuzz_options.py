@@ -20,7 +20,7 @@ BOUND_S = 10.0  # per request: a 120x90 image, even with refine=high, takes well
 NEAR_VALID = [
     "png", "JPG", " webp ", "gif", "10", "100", "101", "4000", "4001", "-1", "+5", " 7 ", "1e3", "0x10", "١٢٣",
     "#fff", "fff", "#12345678", "#1234567", "true", "YES", "off", "maybe", "high", "NONE", "web", "print",
-    "u2netp", "u2net", "isnet-general-use", "../u2netp", "", " ", "\x00", "\u202e", "𝟘",
+    "u2netp", "u2net", "silueta", "isnet-general-use", "../u2netp", "", " ", "\x00", "\u202e", "𝟘",
 ]  # fmt: skip
 FIELDS = st.sampled_from([*OPTION_NAMES, "image", "file", "unknown", "__proto__"])
 TEXT = st.sampled_from(NEAR_VALID) | st.text(max_size=30)
@@ -69,7 +69,7 @@ def check(response, started: float) -> None:
 @given(fields=st.dictionaries(FIELDS, TEXT, max_size=6))
 @example(fields={"quality": "١٢٣"})
 @example(fields={"bg_color": "\x00", "max_width": "𝟘"})
-@example(fields={"model": "u2net"})
+@example(fields={"model": "silueta"})
 def test_form_options(fuzz_client, small_photo, fields):
     fields.pop("file", None)
     started = time.perf_counter()

@@ -1,47 +1,25 @@
-"""`image_url` in /remove-background-base64: off by default, then fetched from an allow-listed loopback server."""
+"""`image_url` in /remove-background-base64: off by default, then fetched from an allow-listed loopback image_server."""
 
 from __future__ import annotations
 
 import base64
 
-import pytest
-
 from tests.api.test_errors import assert_error
-from tests.web.loopback import ImageServer, Trap
-
-ALLOWED = "127.0.0.2"
+from tests.web.loopback import ALLOWED
 
 
-@pytest.fixture(scope="module")
-def server(data_dir):
-    srv = ImageServer(ALLOWED, (data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg").read_bytes()).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def trap():
-    t = Trap()
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def url_client(make_app):
-    return make_app(image_url_enabled=True, image_url_allow_hosts=[ALLOWED]).test_client()
-
-
-def test_off_by_default_says_how_to_enable(client, server):
-    r = client.post("/remove-background-base64", json={"image_url": f"http://{ALLOWED}:{server.port}/photo.jpg"})
+def test_off_by_default_says_how_to_enable(client, image_server):
+    before = len(image_server.seen)
+    r = client.post("/remove-background-base64", json={"image_url": f"http://{ALLOWED}:{image_server.port}/photo.jpg"})
     body = assert_error(r, 400, "image_url_disabled")
     assert "IMAGE_URL_ENABLED" in body["solution"]
-    assert server.seen == [] or all(s["path"] != "/photo.jpg" for s in server.seen)
+    assert len(image_server.seen) == before  # nothing was fetched
 
 
-def test_an_allowed_url_is_processed(url_client, server):
+def test_an_allowed_url_is_processed(url_client, image_server):
     r = url_client.post(
         "/remove-background-base64",
-        json={"image_url": f"http://{ALLOWED}:{server.port}/photo.jpg", "format": "webp", "max_width": 400},
+        json={"image_url": f"http://{ALLOWED}:{image_server.port}/photo.jpg", "format": "webp", "max_width": 400},
     )
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -57,14 +35,16 @@ def test_refusals_are_typed_json_that_never_name_the_address(url_client, trap):
     assert trap.connections == [] and body["request_id"]
 
 
-def test_image_and_image_url_together_or_a_bad_option_fetch_nothing(url_client, server):
-    before = len(server.seen)
-    u = f"http://{ALLOWED}:{server.port}/photo.jpg"
+def test_image_and_image_url_together_or_a_bad_option_fetch_nothing(url_client, image_server):
+    before = len(image_server.seen)
+    u = f"http://{ALLOWED}:{image_server.port}/photo.jpg"
     assert_error(url_client.post("/remove-background-base64", json={"image": "aGVsbG8=", "image_url": u}), 400)
     assert_error(url_client.post("/remove-background-base64", json={"image_url": u, "format": "gif"}), 400)
-    assert len(server.seen) == before
+    assert len(image_server.seen) == before
 
 
-def test_a_web_page_is_415(url_client, server):
-    r = url_client.post("/remove-background-base64", json={"image_url": f"http://{ALLOWED}:{server.port}/page.html"})
+def test_a_web_page_is_415(url_client, image_server):
+    r = url_client.post(
+        "/remove-background-base64", json={"image_url": f"http://{ALLOWED}:{image_server.port}/page.html"}
+    )
     assert_error(r, 415, "unsupported_format")

@@ -21,12 +21,11 @@ def test_health_when_all_is_well(make_app, settings):
     # the worker reports what runs its model: INFERENCE_BACKEND/INFERENCE_PRECISION as this machine resolves them
     # for u2netp (auto is int8 where there is no bf16 and u2netp's int8 build is there, as `make model` leaves it)
     runs = ModelRegistry.from_settings(settings).file_for("u2netp")[1]
+    described = {"backend": runs.backend, "precision": runs.precision, "threads": settings.model_threads}
     assert body["checks"]["model"] == {
         "status": "ok",
-        "loaded": ["u2netp"],
-        "inference": {
-            "u2netp": {"backend": runs.backend, "precision": runs.precision, "threads": settings.ort_threads}
-        },
+        "loaded": ["u2netp", "u2net"],  # the primary and the cascade's model, each named with what runs it
+        "inference": {"u2netp": described, "u2net": described},
     }
     assert {"disk", "memory", "model", "rate_limits"} <= set(body["checks"]) and "redis" not in body["checks"]
     assert body["checks"]["rate_limits"] == {"status": "ok", "storage": "memory", "scope": "per-worker", "workers": 1}
@@ -133,16 +132,17 @@ def test_metrics_only_for_allowed_ips(client, photo_bytes):
     assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
 
 
-def test_metrics_count_model_passes_per_image(client, photo_bytes):
-    def passes() -> float:
+def test_metrics_count_model_passes_per_image_and_model(client, photo_bytes):
+    def passes(model: str) -> float:
         text = client.get("/metrics").get_data(as_text=True)
-        found = re.search(r'^bgremover_model_passes_total\{model="u2netp"\} (\S+)$', text, re.M)
+        found = re.search(rf'^bgremover_model_passes_total\{{model="{model}"\}} (\S+)$', text, re.M)
         return float(found.group(1)) if found else 0.0
 
-    before = passes()
-    for refine, expected in (("high", 5), ("none", 6)):  # high: five views; none: one pass
+    before = {m: passes(m) for m in ("u2netp", "u2net")}
+    # high: the image and its mirror through both models; none: one u2netp pass
+    for refine, expected in (("high", {"u2netp": 2, "u2net": 2}), ("none", {"u2netp": 3, "u2net": 2})):
         r = client.post("/remove-background", data={"file": (io.BytesIO(photo_bytes), "a.jpg"), "refine": refine})
-        assert r.status_code == 200 and passes() - before == expected
+        assert r.status_code == 200 and {m: passes(m) - before[m] for m in before} == expected
 
 
 def test_forged_forwarded_for_does_not_open_metrics(make_app):

@@ -150,3 +150,14 @@ def test_a_flat_one_coloured_photo_never_fails(client, fmt, extra, bg):
     assert response.status_code == 200, response.get_json()
     image = Image.open(io.BytesIO(response.data))
     assert image.format == fmt and image.width > 0 and image.height > 0
+
+
+def test_each_answer_says_how_sure_the_cut_out_is(client, photo_bytes, data_dir):
+    """The header and the JSON field carry the same certainty; a clear photo is sure, a hard one less so."""
+    sure = client.post("/remove-background-preview", data={"file": (io.BytesIO(photo_bytes), "car.jpg")})
+    assert sure.status_code == 200
+    assert float(sure.headers["X-Cutout-Certainty"]) == pytest.approx(sure.json["certainty"], abs=1e-4)
+    assert sure.json["certainty"] > 0.9
+    hard = (data_dir / "alphamatting-train-lowres" / "images" / "GT27.png").read_bytes()  # u2netp doubts it
+    unsure = client.post("/remove-background", data={"file": (io.BytesIO(hard), "toy.png")})
+    assert unsure.status_code == 200 and float(unsure.headers["X-Cutout-Certainty"]) < sure.json["certainty"]

@@ -32,7 +32,8 @@ def png(response):
 @pytest.fixture(scope="module")
 def alphas(engine, photo_bytes) -> dict[str, np.ndarray]:
     """The engine's own alpha for the car photo at each refinement level."""
-    return {level: alpha_of(engine.process(photo_bytes, Options(refine=level)).data) for level in ("none", "standard")}
+    levels = ("none", "standard", "high")
+    return {level: alpha_of(engine.process(photo_bytes, Options(refine=level)).data) for level in levels}
 
 
 def test_default_is_the_raw_mask_cut_out_as_png(client, photo_bytes, alphas):
@@ -65,6 +66,13 @@ def test_alpha_matting_rewrites_only_the_band_between_sure_subject_and_backgroun
     assert 0 in values and 255 in values and len(values) > 50  # a real matte: sure regions and soft edges
     far = (plain == 0) & (np.abs(np.arange(480)[None, :] - 240) > 230)  # the sure background at the sides
     assert matted[far].max() == 0
+
+
+@pytest.mark.parametrize("fields", [{"ae": "255"}, {"af": "0", "ab": "255", "ae": "255"}, {"af": "255"}])
+def test_alpha_matting_that_cannot_run_falls_back_to_the_plain_cutout(client, photo_bytes, alphas, fields):
+    """As rembg does: thresholds and erosion that leave no sure subject or background give the cut-out unmatted."""
+    image = png(post(client, photo_bytes, a="true", **fields))
+    assert np.array_equal(np.asarray(image)[:, :, 3], alphas["high"])  # `a` is our `high`, then matting
 
 
 def test_ignored_fields_are_accepted(client, photo_bytes, alphas):

@@ -80,7 +80,7 @@ def test_default_is_a_transparent_png_with_remove_bgs_headers(client, photo_byte
 
 
 def test_type_is_reported_not_used(client, photo_bytes, reference):
-    response = post(client, photo_bytes, type="car", type_level="2", semitransparency="false", add_shadow="true")
+    response = post(client, photo_bytes, type="car", type_level="2", semitransparency="false", add_shadow="false")
     assert response.headers["X-Type"] == "car"
     assert np.array_equal(rgba(response), reference)
 
@@ -259,7 +259,7 @@ def test_counted_in_metrics_and_described_in_openapi(client):
     assert "1000/hour" in operation["summary"]
     fields = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
     assert {"image_file", "image_file_b64", "roi", "crop_margin", "bg_image_file"} <= set(fields)
-    assert "ignored" in fields["add_shadow"]["description"]
+    assert "ignored" in fields["shadow_type"]["description"] and "ignored" not in fields["add_shadow"]["description"]
     assert "X-Foreground-Top" in operation["responses"]["200"]["headers"]
     assert "/v1.0/account" in doc["paths"]
 

@@ -7,7 +7,8 @@ import pytest
 from bgremover.compat import rembg, removebg
 from bgremover.compat.fields import ignored
 from bgremover.errors import InvalidOption
-from bgremover.processing.layout import Length
+from bgremover.processing.layout import Arrange, AutoFormat, Backdrop, Length, PixelCap
+from bgremover.processing.matting import BandMatting
 
 
 def job(**fields):
@@ -33,9 +34,24 @@ def test_sizes(size, cap):
 
 
 def test_size_cap_becomes_a_fit_box_only_when_the_image_is_larger():
-    assert job(size="preview").engine_options(400, 300).max_width is None
-    options = job(size="preview").engine_options(1200, 900)
+    cap = job(size="preview").to_job().step("fit")
+    assert isinstance(cap, PixelCap) and cap.max_pixels == 250_000
+    assert cap.options_for(job().options, 400, 300).max_width is None
+    options = cap.options_for(job().options, 1200, 900)
     assert options.max_width == options.max_height == 577  # 1200 × sqrt(250000 / 1080000), floored
+    assert job(size="full").to_job().step("fit") is None
+
+
+def test_removebg_jobs_hold_the_steps_their_fields_ask_for():
+    plain = job().to_job()
+    assert [step.name for step in plain.steps] == ["fit", "layout", "format"]
+    assert plain.step("layout") == Arrange()
+    laid_out = job(crop="true", crop_margin="5px", scale="50%", format="png", size="full").to_job(background=b"bg")
+    assert [step.name for step in laid_out.steps] == ["layout", "background"]
+    assert laid_out.step("layout") == Arrange(None, True, (Length(5, False),) * 4, 0.5, (0.5, 0.5))
+    assert laid_out.step("background") == Backdrop(b"bg")
+    assert job(channels="alpha").to_job(background=b"bg").step("background") is None  # the matte has no background
+    assert job(channels="alpha").to_job().step("format") == AutoFormat(alpha_only=True)
 
 
 def test_formats_channels_and_type():
@@ -86,7 +102,7 @@ def test_removebg_bad_values_are_400s_naming_the_field(fields):
 
 def test_unknown_and_ignored_fields_change_nothing():
     ignored_fields = {name: "true" for name in ignored(removebg.FIELDS)}
-    assert ignored(removebg.FIELDS) == ["type_level", "semitransparency", "add_shadow", "shadow_type", "shadow_opacity"]
+    assert ignored(removebg.FIELDS) == ["type_level", "semitransparency", "shadow_type", "shadow_opacity"]
     assert job(**ignored_fields, whatever="x") == job()
 
 
@@ -113,6 +129,7 @@ def test_rembg_fields_map_to_our_options():
     assert rembg_job(ppm="true").options.refine == "standard"
     matted = rembg_job(a="true", af="200", ab="20", ae="5")
     assert matted.options.refine == "high" and matted.matting == (200, 20, 5)
+    assert matted.to_job().steps == (BandMatting(200, 20, 5),) and rembg_job(ppm="true").to_job().steps == ()
     assert rembg_job(a="1").matting == (240, 10, 10)  # rembg's defaults
     assert rembg_job(om="true").options.mask_only
     assert rembg_job(bgc="255,0,0,128").options.bg_color == (255, 0, 0, 128)

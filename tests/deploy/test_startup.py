@@ -25,9 +25,29 @@ def start_gunicorn(env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_invalid_setting_stops_the_start(tmp_path):
+    done = start_gunicorn({"MODEL_THREADS": "many"})
+    assert done.returncode != 0
+    assert "Invalid setting MODEL_THREADS" in done.stderr
+
+
+def test_an_invalid_old_name_is_named_too():
     done = start_gunicorn({"ORT_THREADS": "many"})
     assert done.returncode != 0
-    assert "Invalid setting ORT_THREADS" in done.stderr
+    assert "Invalid setting MODEL_THREADS (or ORT_THREADS)" in done.stderr
+
+
+def test_values_that_only_their_user_judges_stop_the_master(tmp_path):
+    """API keys and allow-listed hosts are checked by what they configure, before any worker starts."""
+    bad_file = tmp_path / "keys.json"
+    bad_file.write_text("[1, 2]")
+    for env, says in [
+        ({"IMAGE_URL_ALLOW_HOSTS": "images.internal, not a host"}, "IMAGE_URL_ALLOW_HOSTS: not a host name"),
+        ({"API_KEYS": "ci:0123"}, "API_KEYS: key 'ci' needs a sha256"),
+        ({"API_KEYS_FILE": str(bad_file)}, f"API_KEYS_FILE {bad_file}: expected"),
+    ]:
+        done = start_gunicorn(env)
+        assert done.returncode != 0 and "cannot start" in done.stderr and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr
 
 
 def test_bf16_on_onnxruntime_stops_the_start():

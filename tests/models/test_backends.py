@@ -6,7 +6,6 @@ import logging
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from bgremover.errors import BackendUnavailable
 from bgremover.models import backends
@@ -19,9 +18,10 @@ from bgremover.models.backends import (
     cpu_flags,
     openvino_capabilities,
 )
-from bgremover.models.registry import ModelRegistry, Segmenter
+from bgremover.models.catalog import CATALOG
+from bgremover.models.registry import ModelRegistry
+from bgremover.models.session import Segmenter
 from bgremover.processing.decode import Limits, decode
-from bgremover.processing.segment import model_input
 
 ZEN3_FLAGS = frozenset(["fpu", "sse", "sse2", "avx", "avx2", "fma", "bmi2", "vaes"])  # no AVX-512 at all (this machine)
 GENOA_FLAGS = ZEN3_FLAGS | {"avx512f", "avx512bw", "avx512_bf16"}
@@ -105,7 +105,7 @@ def test_resolve_without_asking_openvino_never_loads_its_plugin(monkeypatch):
 
 
 def segmenter(settings, backend: str, precision: str = "f32") -> Segmenter:
-    registry = ModelRegistry(settings.u2net_home, settings.ort_threads, backend, precision)
+    registry = ModelRegistry(settings.u2net_home, settings.model_threads, backend, precision)
     return registry.load("u2netp")
 
 
@@ -123,7 +123,7 @@ def on_ov(settings) -> Segmenter:
 def photos(data_dir) -> np.ndarray:
     """Ten duts-te-150 photos at the model's input size, as the engine makes them."""
     paths = sorted((data_dir / "duts-te-150" / "images").iterdir())[:10]
-    return np.stack([model_input(decode(p.read_bytes(), Limits()).rgb, 320) for p in paths])
+    return np.stack([CATALOG["u2netp"].resize(decode(p.read_bytes(), Limits()).rgb) for p in paths])
 
 
 def test_openvino_f32_agrees_with_onnxruntime(on_ort, on_ov, photos):
@@ -134,8 +134,8 @@ def test_openvino_f32_agrees_with_onnxruntime(on_ort, on_ov, photos):
 
 
 def test_openvino_compiles_one_image_at_a_time_and_runs_a_batch_image_by_image(on_ov, photos, monkeypatch):
-    assert on_ov.runner.compiled(320, 320).input(0).get_partial_shape().is_static  # planned ahead: leaner
-    assert list(on_ov.runner.compiled(320, 320).input(0).get_shape()) == [1, 3, 320, 320]
+    assert on_ov.runner.compiled.input(0).get_partial_shape().is_static  # planned ahead: leaner
+    assert list(on_ov.runner.compiled.input(0).get_shape()) == [1, 3, 320, 320]
     pair = on_ov.predict(photos[:2])
     singles = np.stack([on_ov.predict(photos[i : i + 1])[0] for i in range(2)])
     assert pair.shape == (2, 320, 320) and np.array_equal(pair, singles)
@@ -143,28 +143,14 @@ def test_openvino_compiles_one_image_at_a_time_and_runs_a_batch_image_by_image(o
 
 
 @pytest.mark.parametrize("side", [256, 384])
-def test_openvino_runs_other_multiples_of_32(on_ov, photos, side):
-    assert on_ov.supports(side)
-    big = np.stack([np.asarray(Image.fromarray(p).resize((side, side), Image.Resampling.LANCZOS)) for p in photos[:2]])
-    masks = on_ov.predict(big)
-    assert masks.shape == (2, side, side) and masks.min() >= 0.0 and masks.max() <= 1.0
-    at_320 = on_ov.predict(photos[:2])
-    back = np.stack([np.asarray(Image.fromarray(m).resize((320, 320), Image.Resampling.BILINEAR)) for m in masks])
-    assert np.abs(back - at_320).mean() < 0.05  # the same subject, seen a little sharper or softer
-
-
-def test_sides_that_are_not_multiples_of_32_are_refused(on_ov):
-    assert not on_ov.supports(300)
-    with pytest.raises(UnsupportedInput, match="multiples of 32"):
-        on_ov.predict(np.zeros((1, 300, 300, 3), np.uint8))
-
-
-def test_onnxruntime_refuses_other_sizes_clearly(on_ort):
-    assert on_ort.supports(320) and not on_ort.supports(384)
-    with pytest.raises(UnsupportedInput, match=r"onnxruntime takes 320×320 images only \(got 384×384\)"):
-        on_ort.predict(np.zeros((1, 384, 384, 3), np.uint8))
-    with pytest.raises(UnsupportedInput, match="at 320×320 only"):  # the runner itself, asked directly
-        on_ort.runner.run(np.zeros((1, 3, 384, 384), np.float32))
+def test_each_model_runs_at_its_own_size_only(on_ov, on_ort, side):
+    for model in (on_ov, on_ort):
+        with pytest.raises(UnsupportedInput, match=rf"takes N×320×320×3 images \(got 1×{side}×{side}×3\)"):
+            model.predict(np.zeros((1, side, side, 3), np.uint8))
+    with pytest.raises(UnsupportedInput, match="at 320×320 only"):  # the runners themselves, asked directly
+        on_ort.runner.run(np.zeros((1, 3, side, side), np.float32))
+    with pytest.raises(UnsupportedInput, match="at 320×320 only"):
+        on_ov.runner.run(np.zeros((1, 3, side, side), np.float32))
 
 
 def test_onnxruntime_runs_a_batch_image_by_image(on_ort, photos):
@@ -174,9 +160,9 @@ def test_onnxruntime_runs_a_batch_image_by_image(on_ort, photos):
 
 
 def test_openvino_threads_are_explicit_and_not_pinned(on_ov, settings):
-    compiled = on_ov.runner.compiled(320, 320)
+    compiled = on_ov.runner.compiled
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
-    assert compiled.get_property("INFERENCE_NUM_THREADS") == settings.ort_threads
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == settings.model_threads
     assert compiled.get_property("NUM_STREAMS") == 1
     assert str(compiled.get_property("PERFORMANCE_HINT")) == "LATENCY"
     assert compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
@@ -184,7 +170,7 @@ def test_openvino_threads_are_explicit_and_not_pinned(on_ov, settings):
 
 def test_onnxruntime_threads_are_explicit_and_do_not_spin(on_ort, settings):
     options = on_ort.runner.session.get_session_options()
-    assert options.intra_op_num_threads == settings.ort_threads
+    assert options.intra_op_num_threads == settings.model_threads
     assert options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.get_session_config_entry("session.dynamic_block_base") == "8"
@@ -209,15 +195,15 @@ def test_loading_logs_one_line_with_backend_precision_and_threads(settings):
         "u2netp",
         "onnxruntime",
         "f32",
-        settings.ort_threads,
+        settings.model_threads,
     )
-    assert model.describe() == {"backend": "onnxruntime", "precision": "f32", "threads": settings.ort_threads}
+    assert model.describe() == {"backend": "onnxruntime", "precision": "f32", "threads": settings.model_threads}
 
 
 @pytest.mark.skipif(not HAS_BF16, reason="this CPU has no native bf16 (OPTIMIZATION_CAPABILITIES lacks BF16)")
 def test_bf16_stays_close_to_f32(settings, on_ov, photos):
     on_bf16 = segmenter(settings, "openvino", "bf16")
-    assert on_bf16.runner.compiled(320, 320).get_property("INFERENCE_PRECISION_HINT").get_type_name() == "bf16"
+    assert on_bf16.runner.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "bf16"
     diff = np.abs(on_bf16.predict(photos) - on_ov.predict(photos)).mean(axis=(1, 2))
     # issue 10 measured a mean |Δ| of 0.0057 on 60 photos; this allows about 3× that, and 6× on any one photo
     assert diff.mean() <= 0.02 and diff.max() <= 0.04

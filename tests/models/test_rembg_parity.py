@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from rembg.sessions import sessions as rembg_sessions
 
-from bgremover.models.registry import SPECS, Segmenter
-from bgremover.processing.segment import model_input
+from bgremover.models.catalog import CATALOG
+from bgremover.models.session import Segmenter
 
 
 class _Input:
@@ -41,7 +41,7 @@ class FixedOutput:
 def _output(name: str, size: int, seed: int) -> np.ndarray:
     """A raw model output that uses only part of its range, so a missing normalisation step shows."""
     rng = np.random.default_rng(seed)
-    if SPECS[name].sigmoid:  # logits: their sigmoid spans about 0.2-0.7, which rembg stretches to 0-1
+    if CATALOG[name].sigmoid:  # logits: their sigmoid spans about 0.2-0.7, which rembg stretches to 0-1
         return rng.uniform(-1.5, 1.0, (1, 1, size, size)).astype(np.float32)
     return rng.uniform(0.1, 0.7, (1, 1, size, size)).astype(np.float32)
 
@@ -54,9 +54,9 @@ def _rembg(name: str, output: np.ndarray) -> tuple[object, FixedOutput]:
     return session, inner
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", list(CATALOG))
 def test_same_output_gives_rembgs_mask(name):
-    spec = SPECS[name]
+    spec = CATALOG[name]
     output = _output(name, spec.size, seed=1)
     rgb = np.random.default_rng(2).integers(0, 200, (spec.size, spec.size, 3), dtype=np.uint8)
     theirs, their_inner = _rembg(name, output)
@@ -76,14 +76,14 @@ def test_same_output_gives_rembgs_mask(name):
 
 @pytest.mark.parametrize("name", ["u2netp", "isnet-general-use", "birefnet-general"])
 def test_an_image_of_another_size_reaches_the_model_as_rembg_resizes_it(name):
-    spec = SPECS[name]
+    spec = CATALOG[name]
     rgb = np.random.default_rng(3).integers(0, 256, (300, 450, 3), dtype=np.uint8)
     theirs, their_inner = _rembg(name, _output(name, spec.size, seed=4))
     theirs.predict(Image.fromarray(rgb))
     our_inner = FixedOutput(_output(name, spec.size, seed=4))
-    Segmenter(name, our_inner, spec).predict(model_input(rgb, spec.size)[None])
+    Segmenter(name, our_inner, spec).predict(spec.resize(rgb)[None])
     np.testing.assert_allclose(our_inner.inputs[0], their_inner.inputs[0], atol=1e-5)
 
 
 def test_every_row_names_a_rembg_session():
-    assert set(SPECS) <= set(rembg_sessions)
+    assert set(CATALOG) <= set(rembg_sessions)

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from PIL import Image
 
 from bgremover.processing.encode import MIMETYPES
 
@@ -72,8 +73,8 @@ class FixedMask:
         self.mask = mask.astype(np.float32)
         self.batches: list[np.ndarray] = []
 
-    def supports(self, size: int) -> bool:
-        return size == self.size  # a fixed-size backend: only the model's own input size
+    def resize(self, rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(rgb).resize((self.size, self.size), Image.Resampling.LANCZOS))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         assert images.shape[1:] == (self.size, self.size, 3) and images.dtype == np.uint8

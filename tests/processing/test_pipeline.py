@@ -184,7 +184,7 @@ def test_unknown_model_is_a_400_and_unloaded_known_model_a_503(engine, photo_byt
     with pytest.raises(InvalidOption):
         run(engine, photo_bytes, model="nope")
     with pytest.raises(ModelNotReady):
-        run(engine, photo_bytes, model="u2net")
+        run(engine, photo_bytes, model="silueta")  # known to the catalog, not loaded here
 
 
 def test_clean_keeps_the_largest_blob_when_all_are_small():

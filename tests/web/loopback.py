@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+ALLOWED = "127.0.0.2"  # where the image server listens, allow-listed by the tests (Linux routes 127.0.0.0/8 to lo)
 DRIP_INTERVAL_S = 0.2
 DRIP_FOR_S = 20  # a drip handler gives up after this, so no thread outlives the test by long
 

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from bgremover.cli import main
-from bgremover.processing.decode import MIMETYPES
-from bgremover.processing.options import DEFAULT_QUALITY, OPTIONS, SPECS
+from bgremover.processing.decode import INPUT_MIMETYPES
+from bgremover.processing.options import DEFAULT_QUALITY, OPTIONS, OPTIONS_BY_NAME
 from bgremover.web.headers import RESULT_HEADERS
 
 INTS = [spec for spec in OPTIONS if spec.kind == "int"]
@@ -45,21 +45,21 @@ def test_page_bounds_are_the_tables(page, spec):
 
 
 def test_page_choices_defaults_and_input_formats_are_the_tables(page):
-    assert _select_values(page, "format") == SPECS["format"].values
-    assert _select_values(page, "refine") == SPECS["refine"].values
-    assert _select_values(page, "preset") == SPECS["preset"].values
+    assert _select_values(page, "format") == OPTIONS_BY_NAME["format"].values
+    assert _select_values(page, "refine") == OPTIONS_BY_NAME["refine"].values
+    assert _select_values(page, "preset") == OPTIONS_BY_NAME["preset"].values
     assert re.search(r'<option value="standard" selected>', page)
-    assert f'value="{SPECS["trim_padding"].default}"' in _input(page, "trim_padding")
+    assert f'value="{OPTIONS_BY_NAME["trim_padding"].default}"' in _input(page, "trim_padding")
     quality = re.search(r'data-default-quality="([^"]*)"', page)
     assert quality and json.loads(quality.group(1).replace("&#34;", '"')) == DEFAULT_QUALITY
-    assert re.search(r'accept="([^"]*)"', page).group(1).split(",") == list(MIMETYPES.values())
+    assert re.search(r'accept="([^"]*)"', page).group(1).split(",") == list(INPUT_MIMETYPES.values())
 
 
 @pytest.mark.parametrize("spec", OPTIONS, ids=lambda s: s.name)
 def test_openapi_declares_each_option_as_the_table_does(openapi, spec):
     for path in ("/remove-background", "/remove-background-preview"):
         body = openapi["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-        assert set(body["properties"]) == {*SPECS, "file"}
+        assert set(body["properties"]) == {*OPTIONS_BY_NAME, "file"}
         schema = body["properties"][spec.name]
         assert schema["description"] == spec.help
         if spec.kind == "int":

@@ -13,7 +13,17 @@ from bgremover.web.headers import RESULT_HEADERS, Header
 from bgremover.web.responses import headers, result_json
 from tests.conftest import encode_image
 
-TOP_KEYS = ["success", "image", "mimetype", "size", "width", "height", "optimization", "processing_time_ms"]
+TOP_KEYS = [
+    "success",
+    "image",
+    "mimetype",
+    "size",
+    "width",
+    "height",
+    "optimization",
+    "processing_time_ms",
+    "certainty",
+]
 OPTIMIZATION_KEYS = [
     "format",
     "quality",
@@ -36,6 +46,7 @@ def _result(**raw: object) -> Result:
         height=200,
         input_size=1000,
         options=parse_options(raw),
+        certainty=0.8125,
         timings_ms={"decode": 1.4, "segment": 100.2, "encode": 3.0},
     )
 
@@ -54,7 +65,7 @@ def test_result_json_in_the_specs_order_and_values():
         "optimized_size": 20,
         "compression_ratio": "98%",
     }
-    assert body["processing_time_ms"] == 105
+    assert body["processing_time_ms"] == 105 and body["certainty"] == 0.8125
 
 
 @pytest.mark.parametrize(("raw", "shaped"), [({}, "false"), ({"model": "u2netp"}, "false"), ({"trim": "1"}, "true")])
@@ -64,7 +75,7 @@ def test_headers_are_the_result_headers(raw, shaped):
     assert found[Header.OPTIMIZATION_USED] == shaped
     assert found[Header.ORIGINAL_SIZE] == "1000" and found[Header.OPTIMIZED_SIZE] == "20"
     assert (found[Header.IMAGE_WIDTH], found[Header.IMAGE_HEIGHT]) == ("300", "200")
-    assert found[Header.PROCESSING_TIME] == "105"
+    assert found[Header.PROCESSING_TIME] == "105" and found[Header.CERTAINTY] == "0.8125"
 
 
 def test_json_keys_reach_the_client_in_the_specs_order(client):

@@ -19,28 +19,7 @@ from bgremover.settings import SettingsError, load_settings
 from bgremover.web import urlfetch
 from bgremover.web.addresses import AllowList, is_refused
 from tests.services import require_binary
-from tests.web.loopback import ImageServer, Trap
-
-ALLOWED = "127.0.0.2"  # Linux routes all of 127.0.0.0/8 to lo
-
-
-@pytest.fixture(scope="module")
-def photo(data_dir) -> bytes:
-    return (data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg").read_bytes()
-
-
-@pytest.fixture(scope="module")
-def server(photo):
-    srv = ImageServer(ALLOWED, photo).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def trap():
-    t = Trap()
-    yield t
-    t.close()
+from tests.web.loopback import ALLOWED, ImageServer
 
 
 def settings(**overrides):
@@ -59,14 +38,14 @@ def url(srv: ImageServer, path: str) -> str:
     return f"http://{ALLOWED}:{srv.port}{path}"
 
 
-def test_an_allowed_host_is_fetched(server, photo):
-    assert urlfetch.fetch_image(url(server, "/photo.jpg"), settings()) == photo
-    assert server.seen[-1]["host"] == f"{ALLOWED}:{server.port}"
+def test_an_allowed_host_is_fetched(image_server, photo_bytes):
+    assert urlfetch.fetch_image(url(image_server, "/photo.jpg"), settings()) == photo_bytes
+    assert image_server.seen[-1]["host"] == f"{ALLOWED}:{image_server.port}"
 
 
-def test_disabled_by_default_with_a_hint_naming_the_setting(server):
+def test_disabled_by_default_with_a_hint_naming_the_setting(image_server):
     with pytest.raises(errors.ImageUrlDisabled) as err:
-        urlfetch.fetch_image(url(server, "/photo.jpg"), load_settings(_env_file=None))
+        urlfetch.fetch_image(url(image_server, "/photo.jpg"), load_settings(_env_file=None))
     assert err.value.status == 400 and "IMAGE_URL_ENABLED" in err.value.hint
 
 
@@ -95,48 +74,50 @@ def test_malformed_urls_are_400s(target):
         urlfetch.fetch_image(target, settings())
 
 
-def test_a_redirect_to_the_trap_is_refused_before_connecting(server, trap):
+def test_a_redirect_to_the_trap_is_refused_before_connecting(image_server, trap):
     with pytest.raises(errors.ImageUrlAddressRefused):
-        urlfetch.fetch_image(url(server, f"/redirect?to=http://127.0.0.1:{trap.port}/photo.jpg"), settings())
+        urlfetch.fetch_image(url(image_server, f"/redirect?to=http://127.0.0.1:{trap.port}/photo.jpg"), settings())
     with pytest.raises(errors.ImageUrlSchemeRefused):
-        urlfetch.fetch_image(url(server, "/redirect?to=file:///etc/passwd"), settings())
+        urlfetch.fetch_image(url(image_server, "/redirect?to=file:///etc/passwd"), settings())
     time.sleep(0.05)
     assert trap.connections == []
 
 
-def test_redirects_are_followed_up_to_the_limit(server, photo):
-    assert urlfetch.fetch_image(url(server, "/redirect?to=/photo.jpg"), settings()) == photo
+def test_redirects_are_followed_up_to_the_limit(image_server, photo_bytes):
+    assert urlfetch.fetch_image(url(image_server, "/redirect?to=/photo.jpg"), settings()) == photo_bytes
     with pytest.raises(errors.ImageUrlTooManyRedirects):
-        urlfetch.fetch_image(url(server, "/loop/0"), settings())
-    assert [s["path"] for s in server.seen[-4:]] == ["/loop/0", "/loop/1", "/loop/2", "/loop/3"]  # 1 + 3 redirects
+        urlfetch.fetch_image(url(image_server, "/loop/0"), settings())
+    # the first request and 3 redirects
+    assert [s["path"] for s in image_server.seen[-4:]] == ["/loop/0", "/loop/1", "/loop/2", "/loop/3"]
 
 
 @pytest.mark.parametrize("path", ["/drip-body", "/drip-head"])
-def test_a_slow_drip_server_is_cut_at_the_deadline(server, path):
+def test_a_slow_drip_server_is_cut_at_the_deadline(image_server, path):
     started = time.monotonic()
     with pytest.raises(errors.ImageUrlTimeout):
-        urlfetch.fetch_image(url(server, path), settings(image_url_deadline_s=1.5))
+        urlfetch.fetch_image(url(image_server, path), settings(image_url_deadline_s=1.5))
     assert 1.4 < time.monotonic() - started < 3.0  # each byte comes within the read timeout: the deadline ends it
 
 
-def test_an_endless_body_stops_at_the_byte_cap(server):
+def test_an_endless_body_stops_at_the_byte_cap(image_server):
     started = time.monotonic()
     with pytest.raises(errors.PayloadTooLarge) as err:
-        urlfetch.fetch_image(url(server, "/endless"), settings(max_content_length=200_000, image_url_deadline_s=10))
+        capped = settings(max_content_length=200_000, image_url_deadline_s=10)
+        urlfetch.fetch_image(url(image_server, "/endless"), capped)
     assert err.value.status == 413 and time.monotonic() - started < 5
     with pytest.raises(errors.PayloadTooLarge):  # a declared length over the cap: refused before reading
-        urlfetch.fetch_image(url(server, "/liar"), settings())
+        urlfetch.fetch_image(url(image_server, "/liar"), settings())
 
 
-def test_a_web_page_is_415_like_an_upload(server):
+def test_a_web_page_is_415_like_an_upload(image_server):
     with pytest.raises(errors.UnsupportedFormat) as err:
-        urlfetch.fetch_image(url(server, "/page.html"), settings())
+        urlfetch.fetch_image(url(image_server, "/page.html"), settings())
     assert err.value.status == 415
 
 
-def test_an_error_status_and_a_closed_port_are_unreachable(server, trap):
+def test_an_error_status_and_a_closed_port_are_unreachable(image_server, trap):
     with pytest.raises(errors.ImageUrlUnreachable) as err:
-        urlfetch.fetch_image(url(server, "/missing.jpg"), settings())
+        urlfetch.fetch_image(url(image_server, "/missing.jpg"), settings())
     assert "404" in err.value.details
     closed = socket.create_server((ALLOWED, 0))
     port = closed.getsockname()[1]
@@ -168,12 +149,13 @@ def resolver(monkeypatch):
     return table, calls
 
 
-def test_dns_is_resolved_once_and_the_connection_pinned(server, trap, resolver, photo):
+def test_dns_is_resolved_once_and_the_connection_pinned(image_server, trap, resolver, photo_bytes):
     table, calls = resolver
     table["rebind.test"] = [[ALLOWED], ["127.0.0.1"]]  # a rebinding name: the second answer is the trap
-    assert urlfetch.fetch_image(f"http://rebind.test:{server.port}/photo.jpg", settings()) == photo
+    assert urlfetch.fetch_image(f"http://rebind.test:{image_server.port}/photo.jpg", settings()) == photo_bytes
     assert calls == ["rebind.test"]
-    assert server.seen[-1]["host"] == f"rebind.test:{server.port}"  # the name is sent, the address was pinned
+    # the name is sent, the address was pinned
+    assert image_server.seen[-1]["host"] == f"rebind.test:{image_server.port}"
     assert trap.connections == []
 
 
@@ -206,31 +188,31 @@ def tls_files(tmp_path_factory):
     return folder
 
 
-def tls_server(folder, name: str, photo: bytes) -> ImageServer:
+def tls_server(folder, name: str, photo_bytes: bytes) -> ImageServer:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / f"{name}.pem", folder / f"{name}.key")
-    return ImageServer(ALLOWED, photo, tls=context).start()
+    return ImageServer(ALLOWED, photo_bytes, tls=context).start()
 
 
-def test_https_pins_the_address_but_verifies_the_name(tls_files, resolver, photo):
+def test_https_pins_the_address_but_verifies_the_name(tls_files, resolver, photo_bytes):
     table, _ = resolver
     table["images.test"] = [[ALLOWED]]
-    srv = tls_server(tls_files, "images.test", photo)
+    srv = tls_server(tls_files, "images.test", photo_bytes)
     try:
         got = urlfetch.fetch_image(
             f"https://images.test:{srv.port}/photo.jpg",
             settings(image_url_ca_bundle=tls_files / "images.test.pem", image_url_deadline_s=5),
         )
-        assert got == photo
+        assert got == photo_bytes
         assert srv.sni == "images.test" and srv.seen[-1]["host"] == f"images.test:{srv.port}"
     finally:
         srv.stop()
 
 
-def test_https_with_a_certificate_for_another_name_fails(tls_files, resolver, photo):
+def test_https_with_a_certificate_for_another_name_fails(tls_files, resolver, photo_bytes):
     table, _ = resolver
     table["images.test"] = [[ALLOWED]]
-    srv = tls_server(tls_files, "other.test", photo)  # trusted, but issued for another name
+    srv = tls_server(tls_files, "other.test", photo_bytes)  # trusted, but issued for another name
     try:
         with pytest.raises(errors.ImageUrlUnreachable) as err:
             urlfetch.fetch_image(
@@ -272,14 +254,18 @@ def test_allow_list_by_name_and_by_network():
     assert allow.allows("IMAGES.internal.", [ipaddress.ip_address("192.168.0.1")])
     assert allow.allows("anything", [ten, two])
     assert not allow.allows("anything", [ten, ipaddress.ip_address("127.0.0.1")])  # every address must be listed
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="IMAGE_URL_ALLOW_HOSTS: not a host name"):
         AllowList.parse(["not a host!"])
+
+
+def test_an_invalid_allow_listed_host_stops_the_app_before_any_fetch(make_app):
+    with pytest.raises(ValueError, match="IMAGE_URL_ALLOW_HOSTS: not a host name, IP address or network: 'not a host'"):
+        make_app(image_url_enabled=True, image_url_allow_hosts="images.internal, not a host")
 
 
 @pytest.mark.parametrize(
     "env,name",
     [
-        ({"IMAGE_URL_ALLOW_HOSTS": "images.internal, not a host"}, "IMAGE_URL_ALLOW_HOSTS"),
         ({"IMAGE_URL_DEADLINE_S": "0"}, "IMAGE_URL_DEADLINE_S"),
         ({"IMAGE_URL_CA_BUNDLE": "/nonexistent/ca.pem"}, "IMAGE_URL_CA_BUNDLE"),
     ],

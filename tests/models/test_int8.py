@@ -1,4 +1,4 @@
-"""int8 builds: which file a registry loads for each INFERENCE_PRECISION, and the real build `make model` leaves."""
+"""int8 builds: which file a registry loads for each INFERENCE_PRECISION, and a real build by the int8 extra."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from bgremover.errors import ModelUnavailable
-from bgremover.models import quantize
+from bgremover.models import int8_build
 from bgremover.models.backends import Inference, openvino_capabilities
-from bgremover.models.provision import WHEEL_SOURCES
-from bgremover.models.quantize import RECIPES, Int8Recipe, build_int8, float_convolutions, int8_dir, int8_file
+from bgremover.models.catalog import CATALOG
+from bgremover.models.int8 import RECIPES, Int8Recipe, int8_dir, int8_file
+from bgremover.models.int8_build import build_int8, float_convolutions
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing.decode import Limits, decode
-from bgremover.processing.segment import model_input
 
 HAS_BF16 = "BF16" in (openvino_capabilities() or [])
 RECIPE = Int8Recipe(source_md5="0" * 32, keep_f32=("Conv_1/WithoutBiases",))
@@ -76,16 +76,15 @@ def home_without_build(tmp_path, settings):
     return tmp_path
 
 
-@pytest.mark.skipif(HAS_BF16, reason="auto is bf16 on this CPU")
-def test_auto_runs_f32_even_where_the_int8_build_is_there(settings, built):
-    path, inference = ModelRegistry(settings.u2net_home, 1, "auto", "auto").file_for("u2netp")
-    assert path.suffix == ".onnx" and inference == Inference("openvino", "f32")
-    path, inference = ModelRegistry(settings.u2net_home, 1, "auto", "int8").file_for("u2netp")
+def test_auto_never_runs_int8_even_where_the_build_is_there(built):
+    path, inference = ModelRegistry(built.parent.parent, 1, "auto", "auto").file_for("u2netp")
+    assert path.suffix == ".onnx" and inference == Inference("openvino", "bf16" if HAS_BF16 else "f32")
+    path, inference = ModelRegistry(built.parent.parent, 1, "auto", "int8").file_for("u2netp")
     assert path == built and inference == Inference("openvino", "int8")
 
 
 def test_int8_by_name_without_a_build_is_a_clear_start_up_error(home_without_build):
-    with pytest.raises(ModelUnavailable, match=r"no int8 build in .*bgremover models fetch u2netp"):
+    with pytest.raises(ModelUnavailable, match=r"no int8 build in .*bgremover models fetch --int8 u2netp"):
         ModelRegistry(home_without_build, 1, "openvino", "int8").load("u2netp")
 
 
@@ -96,19 +95,20 @@ def test_int8_by_name_for_a_model_without_a_recipe_says_so(tmp_path, monkeypatch
         ModelRegistry(tmp_path, 1, "openvino", "int8").file_for("silueta")
 
 
-# ---- the real build (made by `make model`, i.e. `bgremover models fetch`) -------------------------------------
+# ---- a real build (what `bgremover models fetch --int8` runs), made once in a scratch U2NET_HOME ---------------
 
 
 @pytest.fixture(scope="module")
-def built(settings):
-    xml = int8_file("u2netp", settings.u2net_home.expanduser())
-    if xml is None:
-        pytest.fail("u2netp's int8 build is missing: run `make model` (bgremover models fetch)")
+def built(settings, tmp_path_factory):
+    home = tmp_path_factory.mktemp("int8-home")
+    source = shutil.copy(settings.u2net_home.expanduser() / "u2netp.onnx", home / "u2netp.onnx")
+    xml = build_int8("u2netp", source, home)
+    assert int8_file("u2netp", home) == xml
     return xml
 
 
 def test_u2netp_has_a_recipe_for_the_provisioned_file():
-    assert RECIPES["u2netp"].source_md5 == WHEEL_SOURCES["u2netp"].md5
+    assert RECIPES["u2netp"].source_md5 == CATALOG["u2netp"].wheel.md5
 
 
 def test_the_build_keeps_exactly_the_recipes_layers_in_f32(built):
@@ -120,11 +120,11 @@ def test_the_build_keeps_exactly_the_recipes_layers_in_f32(built):
 @pytest.fixture(scope="module")
 def photos(data_dir):
     paths = sorted((data_dir / "duts-te-150" / "images").iterdir())[:12]
-    return np.stack([model_input(decode(p.read_bytes(), Limits()).rgb, 320) for p in paths])
+    return np.stack([CATALOG["u2netp"].resize(decode(p.read_bytes(), Limits()).rgb) for p in paths])
 
 
 def test_int8_stays_close_to_f32_on_real_photos(settings, built, photos):
-    on_int8 = ModelRegistry(settings.u2net_home, 1, "openvino", "int8").load("u2netp")
+    on_int8 = ModelRegistry(built.parent.parent, 1, "openvino", "int8").load("u2netp")
     on_f32 = ModelRegistry(settings.u2net_home, 1, "openvino", "f32").load("u2netp")
     assert on_int8.describe()["precision"] == "int8" and on_f32.describe()["precision"] == "f32"
     diff = np.abs(on_int8.predict(photos) - on_f32.predict(photos)).mean(axis=(1, 2))
@@ -134,7 +134,7 @@ def test_int8_stays_close_to_f32_on_real_photos(settings, built, photos):
 
 
 def test_calibration_is_six_views_of_each_bundled_photo_as_the_model_takes_them():
-    tensors = quantize.calibration_tensors("u2netp")
+    tensors = int8_build.calibration_tensors("u2netp")
     assert len(tensors) == 6 * 8  # 7 photos, the stereo pair counted twice
     assert all(t.shape == (1, 3, 320, 320) and t.dtype == np.float32 for t in tensors)
     assert len({t.tobytes() for t in tensors}) == len(tensors)  # no view repeated

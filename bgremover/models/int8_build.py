@@ -1,11 +1,10 @@
-"""int8 builds of a model file: OpenVINO IR quantized by NNCF, with the layers int8 hurts most kept in f32.
+"""Build a model's int8 IR by its recipe: OpenVINO post-training quantization by NNCF (the `int8` extra).
 
-Which layers stay in f32 was found once by NNCF's accuracy control (`python -m bench.int8`, bench/INT8.md)
-and is recorded here per model; provisioning then runs plain post-training quantization with those
-layers left out, which takes about half a minute instead of twenty. Activation ranges come from
-histograms (NNCF's HISTOGRAM estimator) rather than min/max, which kept every quality set within 2% of
-f32 where min/max did not (bench/INT8.md). Calibration uses scikit-image's bundled photos (no download,
-none of them in a quality set). NNCF is needed to build, not to serve.
+Provisioning runs plain post-training quantization with the recipe's layers left out, which takes about
+half a minute instead of accuracy control's twenty. Activation ranges come from histograms (NNCF's
+HISTOGRAM estimator) rather than min/max, which kept every quality set within 2% of f32 where min/max did
+not (bench/INT8.md). Calibration uses scikit-image's bundled photos (no download, none of them in a
+quality set). NNCF is needed to build, not to serve.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,60 +20,13 @@ from typing import Any
 import numpy as np
 
 from bgremover.errors import ModelUnavailable
-from bgremover.models.provision import WHEEL_SOURCES, md5sum
+from bgremover.models.catalog import CATALOG
+from bgremover.models.int8 import RECIPES, int8_dir
+from bgremover.models.provision import md5sum
 
 # scikit-image's bundled colour photos for calibration (grey ones are used as RGB).
 CALIBRATION = ("astronaut", "coffee", "chelsea", "rocket", "stereo_motorcycle", "camera", "coins")
 SUBSET = 300  # NNCF's calibration subset size (bounded by the items there are)
-
-
-@dataclass(frozen=True)
-class Int8Recipe:
-    """How to quantize one model file: the f32 file it was validated on, and the layers kept in f32."""
-
-    source_md5: str
-    keep_f32: tuple[str, ...]  # OpenVINO node names of the convolutions accuracy control reverted
-    preset: str = "performance"  # nncf.QuantizationPreset: symmetric int8 weights and activations
-    activation_ranges: str = "HISTOGRAM"  # an nncf RangeEstimatorParametersSet
-
-    def signature(self) -> dict[str, object]:
-        """What a build.json must record for a build to count as made by this recipe."""
-        return {
-            "source_md5": self.source_md5,
-            "keep_f32": list(self.keep_f32),
-            "preset": self.preset,
-            "activation_ranges": self.activation_ranges,
-        }
-
-
-# Only models whose int8 build was measured on every quality set (bench/INT8.md) are here.
-RECIPES: dict[str, Int8Recipe] = {
-    "u2netp": Int8Recipe(
-        source_md5=WHEEL_SOURCES["u2netp"].md5,
-        keep_f32=("Conv_685/WithoutBiases", "Conv_787/WithoutBiases"),  # two 3×3 decoder convolutions
-    ),
-}
-
-
-def int8_dir(name: str, home: Path) -> Path:
-    """Where a model's int8 IR lives: beside its ONNX file in U2NET_HOME."""
-    return home.expanduser() / f"{name}-int8"
-
-
-def int8_file(name: str, home: Path) -> Path | None:
-    """The model's int8 IR (.xml) if it was built from the file and recipe recorded here, else None."""
-    folder = int8_dir(name, home)
-    xml, meta = folder / f"{name}-int8.xml", folder / "build.json"
-    recipe = RECIPES.get(name)
-    if recipe is None or not xml.is_file() or not meta.is_file():
-        return None
-    try:
-        built = json.loads(meta.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(built, dict) or any(built.get(k) != v for k, v in recipe.signature().items()):
-        return None
-    return xml
 
 
 def float_convolutions(model: Any) -> list[str]:
@@ -132,11 +83,8 @@ def augmented(rgb: np.ndarray) -> list[np.ndarray]:
 
 def calibration_tensors(name: str) -> list[np.ndarray]:
     """The model's input tensors (1×3×S×S) for every calibration view, made as the engine makes them."""
-    from bgremover.models.registry import SPECS, model_tensor
-    from bgremover.processing.segment import model_input
-
-    spec = SPECS[name]
-    return [model_tensor(model_input(v, spec.size)[None], spec) for p in calibration_photos() for v in augmented(p)]
+    spec = CATALOG[name]
+    return [spec.tensor(spec.resize(v)[None]) for p in calibration_photos() for v in augmented(p)]
 
 
 def build_int8(name: str, source: Path, home: Path) -> Path:
@@ -153,8 +101,8 @@ def build_int8(name: str, source: Path, home: Path) -> Path:
         from nncf.quantization.range_estimator import RangeEstimatorParametersSet
     except ImportError as exc:
         raise ModelUnavailable(
-            f"Building int8 '{name}' needs {exc.name} (pip install -r requirements.txt); "
-            "or skip it with `bgremover models fetch --no-int8`"
+            f"Building int8 '{name}' needs {exc.name}: install the int8 extra (pip install '.[int8]' or "
+            "pip install -r requirements-int8.txt), or set INFERENCE_PRECISION=auto"
         ) from None
     # With NNCF_CI set, NNCF swaps its telemetry for a stub (nncf/telemetry/wrapper.py): it sends no events.
     os.environ.setdefault("NNCF_CI", "1")

