@@ -39,6 +39,7 @@ import requests
 from PIL import Image
 from requests.adapters import HTTPAdapter
 
+from bgremover.settings import load_settings
 from tests.conftest import DATA
 from tests.processing.test_decode import png_header
 from tests.services import LOAD_TEST_FLOOD, AppServer, NginxServer, RedisServer, wait_for
@@ -325,7 +326,12 @@ def open_fds(pid: int) -> int | None:
 
 
 def held_connections(pid: int, port: int) -> list[str]:
-    """The accepted connections to `port` that `pid` has open: a sync worker holds one per request in flight."""
+    """The accepted connections to `port` that `pid` has open.
+
+    A sync worker holds one while it serves a request, and none between requests. A gthread worker holds
+    one per request it serves or has queued for a thread, and also nginx's idle keep-alive connections
+    (which nginx, on finding one dead, retries elsewhere without an error): an upper bound.
+    """
     inodes = set()
     with contextlib.suppress(FileNotFoundError, ProcessLookupError):
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -439,7 +445,7 @@ def attribute(
     A request in flight on a killed worker ends one of two ways: nginx's own 502 (the worker died before
     it answered), or, for the batch endpoint, whose ZIP is streamed after its 200 is sent, a body cut off.
     Either is explained only when the kill falls inside the request's time, and at most as many as the
-    killed worker held connections at the kill (a sync worker holds one). A 502 must also be missing from
+    killed worker held connections at the kill (`held_connections`). A 502 must also be missing from
     the app's log (`finished`: the request ids it logged), except a batch's: its line is written when the
     streamed response starts, before the ZIP's first byte is made, so a worker killed mid-batch has logged
     it and nginx, with no byte yet, still answers 502.
@@ -495,6 +501,7 @@ class Soak:
         env = {
             "TRUSTED_PROXY_HOPS": "1",
             "WEB_CONCURRENCY": str(self.args.workers),
+            **({"WORKER_THREADS": str(self.args.threads)} if self.args.threads else {}),
             "RATELIMIT_ENABLED": "true",
             **limits,
             "RATE_LIMIT_READ_FILE_PER_HOUR": str(PROBE_LIMIT),
@@ -514,6 +521,10 @@ class Soak:
             self.app.start(timeout=300)
             self.nginx.start()
             wait_for(lambda: len(self.workers()) == self.args.workers, 60, "every worker")
+            health = requests.get(f"{self.app.url}/health", timeout=30).json()
+            threads = self.args.threads or load_settings(_env_file=None).worker_threads
+            models = health["checks"]["model"]
+            self.layout = {"threads": threads, "models": models["loaded"], "inference": models["inference"]}
             for _ in range(self.args.workers * 2):  # every worker warm before the clock starts
                 requests.post(f"{self.app.url}{PREVIEW}", files={"file": ("w.jpg", self.inputs.photos[0])}, timeout=300)
             yield
@@ -752,18 +763,21 @@ class Soak:
         """Each 5xx or broken answer, explained by a kill or not (see `attribute`)."""
         return attribute(self.outcomes, self.kills, self.app_request_ids())
 
-    def nginx_saw(self) -> tuple[int, list[str], int]:
+    def nginx_saw(self) -> tuple[int, list[str], int, Counter[int]]:
         """nginx's view: upstream connections its error log says broke, the request ids of the 502s in its
-        access log, and how many of those the app logged as answered."""
+        access log, how many of those the app logged, and the statuses of the requests nginx sent again
+        after a first try failed (its access log lists two upstream attempts)."""
         log = (self.nginx.dir / "error.log").read_text()
         broken = sum(log.count(s) for s in ("upstream prematurely closed", "Connection reset by peer"))
-        bad_gateway = []
+        bad_gateway, retried = [], Counter[int]()
         for line in self.nginx.access_log.read_text().splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
                 if entry["status"] == 502:
                     bad_gateway.append(entry["request_id"])
-        return broken, bad_gateway, len(set(bad_gateway) & self.app_request_ids())
+                if "," in entry["upstream"]:
+                    retried[entry["status"]] += 1
+        return broken, bad_gateway, len(set(bad_gateway) & self.app_request_ids()), retried
 
     def report(
         self,
@@ -796,7 +810,10 @@ class Soak:
         failures += self.limits.problems
 
         lines = [
-            f"## Soak: {elapsed:.0f} s, {self.args.concurrency} clients, {self.args.workers} workers",
+            f"## Soak: {elapsed:.0f} s, {self.args.concurrency} clients, {self.args.workers} workers × "
+            f"{self.layout['threads']} threads",
+            "",
+            f"Models {', '.join(self.layout['models'])}; inference {json.dumps(self.layout['inference'])}.",
             "",
             f"Load average (1/5/15 min) at the start {load_start[0]:.2f}/{load_start[1]:.2f}/{load_start[2]:.2f}, "
             f"at the end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}.",
@@ -833,7 +850,7 @@ class Soak:
         for n, k in enumerate(self.kills, 1):
             caused = [o for o, kill in explained if kill is k]
             lines.append(
-                f"- worker kill {n} at {k.at:.0f} s (pid {k.pid}): it held {len(k.held)} request(s); lost: "
+                f"- worker kill {n} at {k.at:.0f} s (pid {k.pid}): it held {len(k.held)} connection(s); lost: "
                 + (", ".join(_lost(o) for o in caused) or "none")
                 + f"; replacement ready after {k.replacement_ready_s or float('nan'):.1f} s"
             )
@@ -843,10 +860,11 @@ class Soak:
             f"{lim.redis_up_at - lim.redis_down_at:.1f} s later; the limited client's requests during the outage: "
             f"{dict(lim.during_outage)}"
         )
-        broken, bad_gateway, answered = self.nginx_saw()
+        broken, bad_gateway, answered, retried = self.nginx_saw()
         lines.append(
             f"- nginx: {broken} upstream connection(s) broken (error log); {len(bad_gateway)} × 502 in the access "
-            f"log ({', '.join(i[:8] for i in bad_gateway) or 'none'}), {answered} of them in the app's log"
+            f"log ({', '.join(i[:8] for i in bad_gateway) or 'none'}), {answered} of them in the app's log; "
+            f"requests it sent again after a broken first try, by final status: {dict(retried) or 'none'}"
         )
         lines.append(
             f"- 5xx or broken answers: {sum(1 for o in self.outcomes if o.status >= 500 or o.failure)}, of which "
@@ -908,6 +926,7 @@ class Soak:
             "limits": {**asdict(lim), "during_outage": dict(lim.during_outage)},
             "processes": [asdict(p) for p in sampler.processes.values()],
             "load": {"start": load_start, "end": load_end},
+            "layout": self.layout,
         }
 
 
@@ -929,7 +948,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600, help="length of the traffic (default 600)")
     parser.add_argument("--concurrency", type=int, default=8, help="clients sending at once (default 8)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one outlives the kills)")
+    parser.add_argument("--threads", type=int, help="WORKER_THREADS (default: the service's; 1: sync workers)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
