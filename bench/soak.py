@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 import requests
@@ -631,9 +631,11 @@ class Soak:
         """What the limiter has counted for the limited client in Redis (0 when it has nothing)."""
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
         total = 0
-        for key in client.keys(f"*{LIMITED_CLIENT}*"):
-            kind = client.type(key)
-            total += int(client.get(key) or 0) if kind == b"string" else int(client.llen(key))
+        for key in cast(list[bytes], client.keys(f"*{LIMITED_CLIENT}*")):
+            if client.type(key) == b"string":
+                total += int(cast(bytes, client.get(key)) or 0)
+            else:  # a moving window keeps a list
+                total += cast(int, client.llen(key))
         return total
 
     def limit_before(self, session: requests.Session) -> None:
@@ -655,6 +657,7 @@ class Soak:
 
     def restart_redis(self, session: requests.Session) -> None:
         """Kill Redis, keep it down a few seconds (the limiter falls back to memory), start it again, empty."""
+        assert self.redis.proc is not None
         self.limits.redis_down_at = self.clock()
         self.redis.proc.kill()
         self.redis.proc.wait(10)
