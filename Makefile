@@ -7,7 +7,7 @@ DEV    := $(VENV)/.dev-installed
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality bench lint clean image base-image test-image
+.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -61,6 +61,11 @@ quality: model
 ## bench: throughput, latency, memory and cold start beside `rembg s` (writes BENCHMARKS.md)
 bench: model
 	$(BIN)/python -m bench.speed
+
+## soak: ten minutes of mixed traffic through nginx → gunicorn → Redis while a worker is killed twice and Redis
+## restarts (docs/soak.md; needs redis-server and nginx; not part of `make test`). SOAK_ARGS="--seconds 300" …
+soak: model dev
+	nice -n 10 $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 ## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml) and codespell
 lint: dev

@@ -17,6 +17,8 @@ import requests
 from nginx.render import Flood, nginx_version, render
 
 ROOT = Path(__file__).resolve().parents[1]
+# Load tests and the soak send far more than a client should: an nginx with these limits lets them through.
+LOAD_TEST_FLOOD = Flood(rate="1000r/s", burst=1000, post_rate="1000r/s", post_burst=1000, connections=100)
 
 
 def require_binary(name: str, *extra_dirs: str) -> str:
@@ -163,6 +165,7 @@ class NginxServer:
         max_body: str = "16m",
         flood: Flood | None = None,
         name: str = "nginx",
+        read_timeout: str = "130s",
     ) -> None:
         self.binary = require_binary("nginx", "/usr/sbin")
         openssl = require_binary("openssl")
@@ -204,6 +207,7 @@ class NginxServer:
                 tls_key=str(self.key),
                 max_body=max_body,
                 access_log=str(self.access_log),
+                read_timeout=read_timeout,
                 version=self.version,
                 flood=flood or Flood(),
             )

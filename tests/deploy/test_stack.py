@@ -20,7 +20,7 @@ import requests
 from PIL import Image
 
 from nginx.render import Flood
-from tests.services import AppServer, NginxServer, RedisServer, wait_for
+from tests.services import LOAD_TEST_FLOOD, AppServer, NginxServer, RedisServer, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")]
 
@@ -33,10 +33,6 @@ def small_jpeg(data_dir) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG")
     return buf.getvalue()
-
-
-# The load tests below send far more than a client should: this stack's nginx lets them through.
-LOAD_TEST_FLOOD = Flood(rate="1000r/s", burst=1000, post_rate="1000r/s", post_burst=1000, connections=100)
 
 
 @contextlib.contextmanager
