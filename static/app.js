@@ -434,26 +434,10 @@
   });
 
   // ---- download all (a stored ZIP, built here) ----------------------------------------------------------
-  var CRC_TABLE = (function () {
-    var table = new Uint32Array(256);
-    for (var n = 0; n < 256; n++) {
-      var c = n;
-      for (var k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-    return table;
-  })();
-
-  function crc32(bytes) {
-    var crc = 0xffffffff;
-    for (var i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-    return (crc ^ 0xffffffff) >>> 0;
-  }
-
   function zip(files) {
     var parts = [], central = [], offset = 0, encoder = new TextEncoder();
     files.forEach(function (f) {
-      var name = encoder.encode(f.name), crc = crc32(f.bytes), size = f.bytes.length;
+      var name = encoder.encode(f.name), crc = CRC32.of(f.bytes), size = f.bytes.length;
       var local = new DataView(new ArrayBuffer(30));
       local.setUint32(0, 0x04034b50, true); local.setUint16(4, 20, true); local.setUint16(6, 0x0800, true);
       local.setUint32(14, crc, true); local.setUint32(18, size, true); local.setUint32(22, size, true);

@@ -3,6 +3,7 @@
    format. Out: the file as a Blob. PNG is encoded here (exact straight alpha, which a canvas's premultiplied
    pixels would round); JPEG and WEBP by the browser's encoders (OffscreenCanvas). Plain JavaScript. */
 "use strict";
+importScripts("crc32.js"); // CRC32, beside this file
 
 var MIMETYPES = { PNG: "image/png", JPEG: "image/jpeg", WEBP: "image/webp" };
 
@@ -34,28 +35,12 @@ function resized(pixels, width, height) {
 }
 
 // ---- PNG ----------------------------------------------------------------------------------------------
-var CRC_TABLE = (function () {
-  var table = new Uint32Array(256);
-  for (var n = 0; n < 256; n++) {
-    var c = n;
-    for (var k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes, start) {
-  var crc = start === undefined ? 0xffffffff : start;
-  for (var i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return crc;
-}
-
 function chunk(type, data) {
   var head = new Uint8Array(8);
   new DataView(head.buffer).setUint32(0, data.length);
   for (var i = 0; i < 4; i++) head[4 + i] = type.charCodeAt(i);
   var tail = new Uint8Array(4);
-  new DataView(tail.buffer).setUint32(0, (crc32(data, crc32(head.subarray(4))) ^ 0xffffffff) >>> 0);
+  new DataView(tail.buffer).setUint32(0, CRC32.done(CRC32.update(CRC32.update(0xffffffff, head.subarray(4)), data)));
   return [head, data, tail];
 }
 

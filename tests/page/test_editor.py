@@ -156,14 +156,7 @@ def test_swatch_picker_photo_and_blur_backgrounds_and_the_shadow(desktop, photo,
 
 
 def test_a_touch_stroke_erases_on_a_phone(chromium, server, photo):  # noqa: F811
-    session = Session(
-        chromium,
-        server.url,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=2,
-    )
+    session = Session.phone(chromium, server.url)
     try:
         page = session.open()
         page.set_input_files("#file", str(photo))

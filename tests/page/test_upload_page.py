@@ -66,6 +66,12 @@ class Session:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
 
+    @classmethod
+    def phone(cls, browser, base_url: str) -> Session:
+        """A session as a phone shows the page: 390 px wide, touch, twice the pixel density."""
+        phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+        return cls(browser, base_url, **phone, device_scale_factor=2)
+
     def open(self):
         self.page.goto(self.base_url + "/")
         return self.page
@@ -151,14 +157,7 @@ def test_preset_and_background_colour_change_the_result(desktop, photo):
 
 
 def test_phone_width(chromium, server, photo):
-    session = Session(
-        chromium,
-        server.url,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=2,
-    )
+    session = Session.phone(chromium, server.url)
     try:
         page = session.open()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
