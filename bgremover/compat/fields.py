@@ -1,4 +1,4 @@
-"""A compatible API's request fields, declared once: their parsers, the OpenAPI and the README derive from them."""
+"""A compatible API's request fields, declared once: their parsers, the OpenAPI and the docs derive from them."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
 
     `auto` backend is OpenVINO when it is installed, else onnxruntime; `auto` precision is bf16 on
     OpenVINO with a bf16 CPU, else f32. int8 is only ever asked for by name: it halves a pass but costs
-    2.6-6.5% MAE after refinement (README, Inference backends). A combination that cannot run raises
+    2.6-6.5% MAE after refinement (docs/models.md, Precision). A combination that cannot run raises
     BackendUnavailable.
     """
     if backend == "auto":
