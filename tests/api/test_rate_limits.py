@@ -154,7 +154,12 @@ def test_memory_limits_warn_at_start_and_say_per_worker(tmp_path, image_dir):
     assert any("RATE LIMITS ARE PER WORKER" in line and "2 worker(s)" in line for line in warnings), warnings
 
 
-RECYCLING = {"GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0", "WEB_CONCURRENCY": "2"}
+# sync workers: each recycles right after its second request (a gthread worker finishes its queue first)
+RECYCLING = {
+    "GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0",
+    "WEB_CONCURRENCY": "2",
+    "WORKER_THREADS": "1",
+}
 
 
 @pytest.mark.slow
