@@ -156,13 +156,12 @@ def segment(
     second = small if cascade.size == model.size else cascade.resize(rgb)
     theirs = run_views(second, cascade, plan.cascade)
     if plan.fallback is not None and subject_area(np.mean(theirs, axis=0)) < FALLBACK_AREA * subject_area(first):
-        more = [v for v in plan.fallback.primary if v not in plan.primary]
-        primary += run_views(small, model, more)
-        views = [PLAIN, *plan.primary, *more]
-        chosen = [primary[views.index(v)] for v in (PLAIN, *plan.fallback.primary)]
-        return Segmentation(
-            fuse(chosen, plan.fallback.fusion), len(primary) + len(theirs), len(theirs), certainty(chosen)
-        )
+        ran = dict(zip((PLAIN, *plan.primary), primary, strict=True))  # the primary's masks by view, the rest run once
+        for view in plan.fallback.primary:
+            if view not in ran:
+                ran[view] = run_views(small, model, [view])[0]
+        chosen = [ran[view] for view in (PLAIN, *plan.fallback.primary)]
+        return Segmentation(fuse(chosen, plan.fallback.fusion), len(ran) + len(theirs), len(theirs), certainty(chosen))
     masks = primary + [_at(m, model.size) for m in theirs]
     return Segmentation(fuse(masks, plan.fusion), len(masks), len(theirs), certainty(masks))
 
