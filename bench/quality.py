@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import platform
 import statistics
 import time
 from datetime import date
@@ -22,6 +21,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from bench.host import describe
+from bench.photos import scaled_jpeg
 from bgremover.models.registry import ModelRegistry
 from bgremover.models.session import Segmenter
 from bgremover.processing import Engine, Limits, parse_options
@@ -99,14 +100,7 @@ def end_to_end_ms(engine: Engine, data_root: Path, repeats: int = 3) -> dict[str
     """Median engine.process time per level on photos scaled to TIMING_SIDE px (JPEG in, PNG out)."""
     photos = [p for p, _ in pairs(data_root / "alphamatting-train-lowres", 6)]
     photos += [p for p, _ in pairs(data_root / "dis5k-mini", 3)]
-    inputs = []
-    for path in photos:
-        img = Image.open(path).convert("RGB")
-        scale = TIMING_SIDE / max(img.size)
-        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=90)
-        inputs.append(buf.getvalue())
+    inputs = [scaled_jpeg(Image.open(path), TIMING_SIDE) for path in photos]
     result = {}
     for level in LEVELS:
         options = parse_options({"refine": level})
@@ -154,20 +148,6 @@ def table(name: str, rows: Rows) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """The CPU model and the flags that decide the precision (for every dated figure)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            model = value.strip()
-        elif key.strip() == "flags":
-            flags = set(value.split())
-            break
-    shown = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni"})
-    return f"{model} ({', '.join(shown) or 'no AVX2'})"
-
-
 def main() -> None:
     """Run the benchmark and print markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,7 +171,7 @@ def main() -> None:
     }
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
-        f"### Quality, `{settings.model_name}` → `{cascade}`, {date.today()}, {machine()}, "
+        f"### Quality, `{settings.model_name}` → `{cascade}`, {date.today()}, {describe()}, "
         f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}",
         "",
         "Command: `make quality`",

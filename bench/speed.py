@@ -13,9 +13,7 @@ engine timings, worker/thread layouts, and RSS growth over a long run.
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -31,11 +29,12 @@ import requests
 from PIL import Image
 from tqdm import tqdm
 
+from bench.host import describe
+from bench.photos import interleaved, scaled_jpeg
 from bgremover.models.provision import model_file
 from bgremover.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 REMBG_VERSION = "2.0.86"
 REMBG_VENV = ROOT / "bench" / ".rembg-venv"
 PEERS = ("u2net", "u2netp")  # rembg's default model first
@@ -47,22 +46,8 @@ PASSES = re.compile(r"^bgremover_model_passes_total\{[^}]*\} (\S+)$", re.M)
 
 def make_inputs(sizes: list[int], count: int) -> dict[int, list[bytes]]:
     """JPEG bytes of `count` real photos from three sets, in turn, scaled so the long side is each size."""
-    sets = [
-        sorted((DATA / name / "images").iterdir())
-        for name in ("dis5k-mini", "duts-te-150", "alphamatting-train-lowres")
-    ]
-    sources = [photos[i] for i in range(max(map(len, sets))) for photos in sets if i < len(photos)]
-    photos = [Image.open(p).convert("RGB") for p in sources[:count]]
-    out: dict[int, list[bytes]] = {}
-    for side in sizes:
-        out[side] = []
-        for img in photos:
-            scale = side / max(img.size)
-            scaled = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
-            buf = io.BytesIO()
-            scaled.save(buf, "JPEG", quality=90)
-            out[side].append(buf.getvalue())
-    return out
+    images = [Image.open(p) for p in interleaved(count)]
+    return {side: [scaled_jpeg(img, side) for img in images] for side in sizes}
 
 
 # ---- servers -----------------------------------------------------------------------------------------------
@@ -323,23 +308,6 @@ def stage_breakdown(settings, inputs: dict[int, list[bytes]]) -> dict[int, dict[
 # ---- report ------------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.machine(),
-    )
-    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
-    flags = set(
-        next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "").split()
-    )
-    shown = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni"})
-    return f"{cpu} ({', '.join(shown)}), {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
-
-
 def fmt_ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "n/a"
 
@@ -426,7 +394,7 @@ def main() -> None:
     lines = [
         "# Speed beside rembg (`make bench`)",
         "",
-        f"Measured {date.today()} on {machine()}.",
+        f"Measured {date.today()} on {describe()}.",
         f"Command: `make bench` (`python -m bench.speed{' --quick' if args.quick else ''}`).",
         f"bgremover: gunicorn with `gunicorn.conf.py`, WEB_CONCURRENCY={settings.web_concurrency} ({layout}), "
         f"MODEL_THREADS={settings.model_threads}, MODEL_NAME={settings.model_name}, "

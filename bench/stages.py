@@ -35,14 +35,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from bench.photos import interleaved, scaled_jpeg
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine, Limits, parse_options, pipeline
 from bgremover.processing.segment import MaskPredictor
 from bgremover.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("BGREMOVER_DATA", "/work/shared/data"))  # as the tests read it
-SETS = ("dis5k-mini", "duts-te-150", "alphamatting-train-lowres")
 STAGE_MODULES = ("decode", "refine", "geometry", "compose", "shadow", "encode")  # what pipeline.py calls by module
 STAGES = ("decode", "segment", "refine", "resize", "compose", "encode")
 CASES: dict[str, dict[str, str]] = {
@@ -57,17 +56,7 @@ CASES: dict[str, dict[str, str]] = {
 
 def photos(side: int, count: int) -> list[bytes]:
     """JPEG bytes (quality 90) of `count` photos taken from the sets in turn, long side scaled to `side`."""
-    lists = [sorted((DATA / name / "images").iterdir()) for name in SETS]
-    sources = [files[i] for i in range(max(map(len, lists))) for files in lists if i < len(files)][:count]
-    out = []
-    for path in sources:
-        img = Image.open(path).convert("RGB")
-        scale = side / max(img.size)
-        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=90)
-        out.append(buf.getvalue())
-    return out
+    return [scaled_jpeg(Image.open(path), side) for path in interleaved(count)]
 
 
 class Replayed:
