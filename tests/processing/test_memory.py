@@ -38,17 +38,20 @@ CASES = {
     "compose-opaque-colour": "out = compose.compose(rgb, alpha, (0, 255, 0, 255))",
     "compose-translucent-colour": "out = compose.compose(rgb, alpha, (0, 0, 255, 128))",
 }
-# Peak RSS growth over the returned array's size, the same on OpenVINO (f32 and bf16) and onnxruntime within
-# 0.04: refine 1.5; compose with the uint8 matte 1.75 (the RGBA result, its colour maps at 1024 px and
-# strip-sized masks), from the float matte 1.95 (its uint8 copy is made inside), with an opaque colour 2.3
-# (RGB out, RGBA-sized work in bands), translucent 1.95. Bounds: +25%.
-BOUNDS = {
-    "refine": 1.9,
-    "compose-transparent": 2.2,
-    "compose-transparent-float-matte": 2.45,
-    "compose-opaque-colour": 2.85,
-    "compose-translucent-colour": 2.45,
+# Peak RSS growth over the returned array's size, the highest of three runs on an AVX2-only CPU (OpenVINO f32);
+# on an AVX-512 CPU with VNNI and BF16 the opaque case measured 2.853 in two runs, the same within 0.01: refine 1.53;
+# compose with the uint8 matte 1.89 (the RGBA result, its colour maps at 1024 px and strip-sized masks), from the
+# float matte 2.10 (its uint8 copy is made inside), with an opaque colour 2.86 (RGB out, the uint8 matte, the
+# core mask and the soft-pixel count beside it), translucent 2.39. A banded step that went whole-image would
+# hold several result-sized float arrays (ratio 5 and more), far past the margin.
+MEASURED = {
+    "refine": 1.53,
+    "compose-transparent": 1.89,
+    "compose-transparent-float-matte": 2.10,
+    "compose-opaque-colour": 2.86,
+    "compose-translucent-colour": 2.39,
 }
+MARGIN = 1.15  # allocator and library differences between machines; a bound at the measured value fails on the next
 
 
 @pytest.fixture(scope="module")
@@ -63,4 +66,4 @@ def test_peak_rss_is_about_the_size_of_the_result(peaks, case):
     shape, result_mb = peaks[case].result
     assert shape[:2] == [3000, 4000]
     ratio = peaks[case].growth / result_mb
-    assert ratio < BOUNDS[case], f"{case}: peak RSS grew {peaks[case].growth:.0f} MiB for a {result_mb:.0f} MiB result"
+    assert ratio < MEASURED[case] * MARGIN, f"{case}: peak RSS grew {peaks[case].growth:.0f} MiB for a {result_mb:.0f} MiB result"
