@@ -11,7 +11,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore U2NET_HOME=/opt/
 COPY deploy/build-step.sh /usr/local/bin/build-step
 RUN python3 -m venv /opt/venv
 WORKDIR /app
-COPY requirements.txt ./
+COPY requirements.txt requirements-int8.txt ./
 # build-step: the builder's CA bundle (a build secret, never in a layer) for pip; the pip cache stays in a cache mount
 RUN --mount=type=secret,id=ca-bundle --mount=type=cache,target=/root/.cache/pip \
     build-step /opt/venv/bin/pip install -r requirements.txt
@@ -20,10 +20,14 @@ COPY bgremover ./bgremover
 COPY templates ./templates
 COPY static ./static
 # Editable: the package is imported from /app, where templates/ and static/ sit beside it (bgremover.app.ROOT).
-# `models fetch` provisions what the default settings load; no model is named here.
+# `models fetch` provisions what the default settings load; no model is named here. The int8 IRs are built
+# whatever the builder's CPU (`auto` runs them where the CPU that runs the image has VNNI), with the int8 extra
+# in a folder of its own that the image never gets.
 RUN --mount=type=secret,id=ca-bundle --mount=type=cache,target=/root/.cache/pip \
     build-step /opt/venv/bin/pip install --no-deps -e . \
-    && build-step /opt/venv/bin/bgremover models fetch \
+    && build-step /opt/venv/bin/pip install -q --no-deps --target /tmp/int8-build -r requirements-int8.txt \
+    && PYTHONPATH=/tmp/int8-build build-step /opt/venv/bin/bgremover models fetch --int8 \
+    && rm -rf /tmp/int8-build \
     && /opt/venv/bin/pip uninstall -q -y pip \
     && /opt/venv/bin/python -m compileall -q /app/bgremover \
     && chmod -R a+rX /opt/models

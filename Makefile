@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.dev-installed
+# The int8 build's extra (NNCF), installed into a folder of its own that only the build puts on its path
+INT8_LIB      := $(VENV)/int8-build
+INT8_STAMP    := $(INT8_LIB)/.installed
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
@@ -28,6 +31,11 @@ $(DEV): requirements-dev.txt requirements-int8.txt $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(INT8_STAMP): requirements-int8.txt $(STAMP)
+	rm -rf $(INT8_LIB)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(INT8_LIB) -r requirements-int8.txt
+	touch $@
+
 # checkov has its own venv: its dependencies conflict with requirements.txt (see requirements-checkov.txt)
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -40,9 +48,13 @@ dev: $(DEV)
 
 checkov: $(CHECKOV_STAMP)
 
-## model: provision the models the settings load (u2netp and u2net by default) into U2NET_HOME (~/.u2net), offline
+## model: provision the models the settings load (u2netp and u2net by default) into U2NET_HOME (~/.u2net), offline,
+## and where the settings run int8 here (a CPU with VNNI), build their int8 IRs with the int8 extra on the side
 model: $(STAMP)
-	$(BIN)/bgremover models fetch
+	$(BIN)/bgremover models fetch --no-int8
+	if $(BIN)/bgremover models needs-int8 >/dev/null; then \
+	  $(MAKE) --no-print-directory $(INT8_STAMP) && PYTHONPATH=$(abspath $(INT8_LIB)) $(BIN)/bgremover models fetch; \
+	fi
 
 ## run: the production server (gunicorn) on HOST:PORT (default 127.0.0.1:5001)
 run: model

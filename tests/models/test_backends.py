@@ -11,12 +11,14 @@ from bgremover.errors import BackendUnavailable
 from bgremover.models import backends
 from bgremover.models.backends import (
     BF16_CPU_FLAGS,
+    VNNI_CPU_FLAGS,
     Inference,
     UnsupportedInput,
     bf16_supported,
     choose,
     cpu_flags,
     openvino_capabilities,
+    vnni_supported,
 )
 from bgremover.models.catalog import CATALOG
 from bgremover.models.registry import ModelRegistry
@@ -24,8 +26,10 @@ from bgremover.models.session import Segmenter
 from bgremover.processing.decode import Limits, decode
 
 ZEN3_FLAGS = frozenset(["fpu", "sse", "sse2", "avx", "avx2", "fma", "bmi2", "vaes"])  # no AVX-512 at all (this machine)
-GENOA_FLAGS = ZEN3_FLAGS | {"avx512f", "avx512bw", "avx512_bf16"}
-SAPPHIRE_RAPIDS_FLAGS = ZEN3_FLAGS | {"avx512f", "amx_tile", "amx_bf16"}
+GENOA_FLAGS = ZEN3_FLAGS | {"avx512f", "avx512bw", "avx512_bf16", "avx512_vnni"}
+SAPPHIRE_RAPIDS_FLAGS = ZEN3_FLAGS | {"avx512f", "amx_tile", "amx_bf16", "amx_int8", "avx512_vnni"}
+ICE_LAKE_FLAGS = ZEN3_FLAGS | {"avx512f", "avx512_vnni"}  # VNNI without bf16
+ALDER_LAKE_FLAGS = ZEN3_FLAGS | {"avx_vnni"}  # the 256-bit VNNI, no AVX-512
 HAS_BF16 = bf16_supported(openvino_capabilities(), cpu_flags())
 
 
@@ -48,7 +52,39 @@ def test_openvinos_answer_wins_over_the_flags():
     "flags,precision", [(GENOA_FLAGS, "bf16"), (SAPPHIRE_RAPIDS_FLAGS, "bf16"), (ZEN3_FLAGS, "f32")]
 )
 def test_auto_is_openvino_in_bf16_where_the_cpu_has_it_else_f32(flags, precision):
-    assert choose("auto", "auto", openvino=True, bf16=bf16_supported(None, flags)) == Inference("openvino", precision)
+    chosen = choose("auto", "auto", openvino=True, bf16=bf16_supported(None, flags))
+    assert chosen == Inference("openvino", precision)
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (ZEN3_FLAGS, False),
+        (GENOA_FLAGS, True),
+        (SAPPHIRE_RAPIDS_FLAGS, True),
+        (ICE_LAKE_FLAGS, True),
+        (ALDER_LAKE_FLAGS, True),
+        (frozenset(), False),
+    ],
+)
+def test_vnni_from_cpu_flags(flags, expected):
+    assert vnni_supported(flags) is expected
+
+
+@pytest.mark.parametrize(
+    "flags,precision", [(GENOA_FLAGS, "bf16"), (SAPPHIRE_RAPIDS_FLAGS, "bf16"), (ICE_LAKE_FLAGS, "f32")]
+)
+def test_auto_prefers_int8_on_a_vnni_cpu_with_bf16_or_f32_for_models_without_a_build(flags, precision):
+    chosen = choose("auto", "auto", openvino=True, bf16=bf16_supported(None, flags), vnni=vnni_supported(flags))
+    assert chosen == Inference("openvino", precision, prefer_int8=True)
+
+
+def test_int8_is_never_preferred_on_onnxruntime_or_without_vnni_or_when_a_precision_is_named():
+    assert choose("auto", "auto", openvino=False, bf16=True, vnni=True) == Inference("onnxruntime", "f32")
+    assert choose("onnxruntime", "auto", openvino=True, bf16=True, vnni=True) == Inference("onnxruntime", "f32")
+    assert choose("auto", "auto", openvino=True, bf16=True, vnni=False) == Inference("openvino", "bf16")
+    assert choose("auto", "bf16", openvino=True, bf16=True, vnni=True) == Inference("openvino", "bf16")
+    assert choose("auto", "f32", openvino=True, bf16=True, vnni=True) == Inference("openvino", "f32")
 
 
 def test_auto_without_openvino_is_onnxruntime_f32_even_on_a_bf16_cpu():
@@ -98,7 +134,8 @@ def test_cpuinfo_fallback_agrees_with_openvino_on_this_machine():
 def test_resolve_without_asking_openvino_never_loads_its_plugin(monkeypatch):
     monkeypatch.setattr(backends, "openvino_capabilities", lambda: pytest.fail("asked OpenVINO"))
     expected = "bf16" if cpu_flags() & BF16_CPU_FLAGS else "f32"
-    assert backends.resolve("auto", "auto", ask_openvino=False) == Inference("openvino", expected)
+    vnni = bool(cpu_flags() & VNNI_CPU_FLAGS)
+    assert backends.resolve("auto", "auto", ask_openvino=False) == Inference("openvino", expected, prefer_int8=vnni)
 
 
 # ---- both runners on the real model and real photos ----------------------------------------------------------

@@ -53,15 +53,15 @@ def test_a_build_counts_only_if_made_from_the_recorded_file_and_recipe(tmp_path,
 
 
 def test_a_model_without_a_recipe_has_no_build(tmp_path):
-    fake_build(tmp_path, name="u2net")
-    assert "u2net" not in RECIPES and int8_file("u2net", tmp_path) is None
+    fake_build(tmp_path, name="silueta")
+    assert "silueta" not in RECIPES and int8_file("silueta", tmp_path) is None
 
 
 def test_building_refuses_a_model_without_a_recipe_or_another_file(tmp_path):
-    source = tmp_path / "u2net.onnx"
+    source = tmp_path / "silueta.onnx"
     source.write_bytes(b"not a model")
-    with pytest.raises(ModelUnavailable, match="No int8 build of 'u2net' has been validated"):
-        build_int8("u2net", source, tmp_path)
+    with pytest.raises(ModelUnavailable, match="No int8 build of 'silueta' has been validated"):
+        build_int8("silueta", source, tmp_path)
     with pytest.raises(ModelUnavailable, match="not the 'u2netp' file the int8 recipe was validated on"):
         build_int8("u2netp", source, tmp_path)
 
@@ -76,11 +76,34 @@ def home_without_build(tmp_path, settings):
     return tmp_path
 
 
-def test_auto_never_runs_int8_even_where_the_build_is_there(built):
+def on_cpu(monkeypatch, flags: set[str]) -> None:
+    """Make /proc/cpuinfo's flags these (OpenVINO's own word on bf16 still counts)."""
+    monkeypatch.setattr("bgremover.models.backends.cpu_flags", lambda *a: frozenset(flags))
+
+
+def test_auto_runs_the_int8_build_on_a_vnni_cpu_and_the_float_precision_for_a_model_without_one(
+    built, monkeypatch, settings
+):
+    home = built.parent.parent
+    big = home / "u2net.onnx"
+    if not big.exists():
+        big.symlink_to(settings.u2net_home.expanduser() / "u2net.onnx")
+    shutil.rmtree(int8_dir("u2net", home), ignore_errors=True)
+    on_cpu(monkeypatch, {"avx2", "avx512f", "avx512_vnni"})
+    registry = ModelRegistry(home, 1, "auto", "auto")
+    path, inference = registry.file_for("u2netp")
+    assert path == built and inference == Inference("openvino", "int8")
+    path, inference = registry.file_for("u2net")  # no build here: bf16 (its fp16 IR, if any) or f32
+    assert path.suffix in (".onnx", ".xml") and "int8" not in path.name
+    assert inference == Inference("openvino", "bf16" if HAS_BF16 else "f32")
+
+
+def test_auto_never_runs_int8_without_vnni_even_where_the_build_is_there(built, monkeypatch):
+    on_cpu(monkeypatch, {"avx2", "fma"})
     path, inference = ModelRegistry(built.parent.parent, 1, "auto", "auto").file_for("u2netp")
     assert path.suffix == ".onnx" and inference == Inference("openvino", "bf16" if HAS_BF16 else "f32")
     path, inference = ModelRegistry(built.parent.parent, 1, "auto", "int8").file_for("u2netp")
-    assert path == built and inference == Inference("openvino", "int8")
+    assert path == built and inference == Inference("openvino", "int8")  # asked for by name, it runs anywhere
 
 
 def test_int8_by_name_without_a_build_is_a_clear_start_up_error(home_without_build):

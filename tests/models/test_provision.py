@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 
 import numpy as np
 import pytest
 
 from bgremover.errors import ModelUnavailable
+from bgremover.models import provision as provisioning
 from bgremover.models.catalog import CATALOG
-from bgremover.models.provision import md5sum, model_file, provision
+from bgremover.models.provision import cached_md5, checksum_file, md5sum, model_file, provision
 from bgremover.models.registry import ModelRegistry
 
 SPEC_MD5 = "8e83ca70e441ab06c318d82300c84806"  # u2netp.onnx, as SPEC.md §2 states it (not the code's table)
@@ -86,6 +89,28 @@ def test_provision_is_idempotent_and_offline_when_present(tmp_path, settings, mo
     shutil.copy(model_file("u2netp", settings.u2net_home), tmp_path / "u2netp.onnx")
     monkeypatch.setattr("subprocess.run", lambda *a, **k: pytest.fail("must not download"))
     assert provision("u2netp", tmp_path) == tmp_path / "u2netp.onnx"
+
+
+def test_the_md5_is_read_again_only_when_the_files_size_or_mtime_changed(tmp_path, monkeypatch):
+    model = tmp_path / "u2netp.onnx"
+    model.write_bytes(b"weights")
+    assert cached_md5(model) == independent_md5(model) and checksum_file(model).is_file()
+    taken = []
+    monkeypatch.setattr(provisioning, "md5sum", lambda path: taken.append(path) or "0" * 32)
+    assert cached_md5(model) == independent_md5(model) and not taken  # remembered: the file is not read
+    mtime = model.stat().st_mtime_ns
+    model.write_bytes(b"Weights")  # the same size
+    os.utime(model, ns=(mtime + 10**9, mtime + 10**9))
+    assert cached_md5(model) == "0" * 32 and taken == [model]
+    checksum_file(model).write_text("{not json")
+    assert cached_md5(model) == "0" * 32 and len(taken) == 2  # a damaged record is taken again, not trusted
+
+
+def test_a_provisioned_file_keeps_its_md5_record_under_its_own_name(tmp_path):
+    path = provision("u2netp", tmp_path)
+    record = json.loads(checksum_file(path).read_text())
+    assert record == {"size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns, "md5": SPEC_MD5}
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
 def test_rembg_is_not_shadowed_by_the_wheel():
