@@ -73,7 +73,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx docs deploy/prometheus README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs deploy/prometheus deploy/grafana README.md BENCHMARKS.md Makefile
 	@if command -v promtool >/dev/null 2>&1; then promtool check rules deploy/prometheus/bgremover-rules.yml; \
 	else echo "lint: promtool not installed, alert rules not checked"; fi
 

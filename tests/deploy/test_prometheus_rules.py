@@ -7,10 +7,26 @@ import subprocess
 
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
+from bgremover.web import observability
 from deploy.prometheus import cases, rules
 from tests.deploy.test_kubernetes import MASTER_MIB, WORKER_PEAK_MIB, app_container, manifest_env, mib
 from tests.services import ROOT, require_binary
+
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def exported_names() -> set[str]:
+    """The names of every sample the app's metrics write (a family's name with its type's suffixes)."""
+    metrics = [m for m in vars(observability).values() if isinstance(m, MetricWrapperBase)]
+    families = [metric.describe()[0] for metric in metrics]
+    return {f.name + suffix for f in families for suffix in SUFFIXES[f.type]}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The bgremover metrics a PromQL expression reads."""
+    return set(re.findall(r"\b(bgremover_\w+)\{", expr))
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
@@ -95,5 +111,13 @@ def test_the_memory_bound_lies_between_the_measured_peak_and_a_workers_share_of_
 
 
 @pytest.mark.parametrize("alert", rules.ALERTS, ids=lambda a: a.name)
-def test_each_alert_selects_the_scrape_job(alert):
+def test_each_alert_selects_the_scrape_job_and_reads_metrics_the_app_writes(alert):
     assert f'job="{rules.JOB}"' in alert.expr
+    assert metric_names(alert.expr) <= exported_names()
+
+
+def test_the_app_writes_the_metrics_the_rules_read():
+    """A fast guard beside the real Prometheus test: renaming a metric in the code fails here too."""
+    assert len(exported_names()) > 10
+    read = set().union(*(metric_names(a.expr) for a in rules.ALERTS))
+    assert "bgremover_cutout_certainty_bucket" in read and read <= exported_names()
