@@ -98,6 +98,22 @@ def test_each_alert_has_its_annotations_and_a_runbook_section():
         assert alert.severity in ("critical", "warning")
 
 
+def test_each_runbook_states_its_alerts_bound_as_the_table_does():
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    sections = dict(re.findall(r"^#### (\S+)\n\n(.*?)(?=\n#### |\n## )", guide, re.M | re.S))
+    bounds = {
+        "BgremoverHighErrorRate": f"{rules.ERROR_RATIO:.0%}",
+        "BgremoverSlowCutouts": f"{rules.LATENCY_P95_S} s",
+        "BgremoverRateLimitSurge": f"{rules.RATE_LIMITED_RATIO:.0%} of requests, and more than "
+        f"{rules.RATE_LIMITED_PER_S * 60:g} a minute",
+        "BgremoverWorkerMemoryHigh": f"{rules.WORKER_RSS_BYTES // 2**20} MiB",
+        "BgremoverUnsureCutouts": f"{rules.UNSURE_RATIO:.0%} of cut-outs had a certainty at or below "
+        f"`UNSURE_CERTAINTY` ({rules.UNSURE_CERTAINTY}), with more than {rules.UNSURE_PER_S * 3600:g} cut-outs an hour",
+    }
+    for name, bound in bounds.items():
+        assert bound in " ".join(sections[name].split()), name
+
+
 def test_the_processing_endpoints_are_routes_of_the_app(app):
     routes = {rule.rule for rule in app.url_map.iter_rules()}
     assert set(rules.PROCESSING_ENDPOINTS) <= routes
