@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -49,7 +50,9 @@ def test_the_rules_file_and_the_prometheusrule_hold_the_same_groups():
 
 
 def test_the_kustomization_builds_the_prometheusrule():
-    kubectl = require_binary("kubectl")
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:  # not a Debian package, so not in CI either (as in test_kubernetes.py)
+        pytest.skip("kubectl is not installed: the kustomize build is not checked")
     built = subprocess.run([kubectl, "kustomize", str(rules.HERE)], capture_output=True, text=True, check=True)
     assert yaml.safe_load(built.stdout) == yaml.safe_load(rules.OPERATOR_FILE.read_text())
 
