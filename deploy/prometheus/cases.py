@@ -14,7 +14,8 @@ CUT = f'{NODE},endpoint="/remove-background"'
 MIB = 2**20
 
 
-def requests(status: int, per_minute: float, endpoint: str = "/remove-background", method: str = "POST") -> tuple:
+def answered(status: int, per_minute: float, endpoint: str = "/remove-background", method: str = "POST") -> tuple:
+    """Requests a minute answered with this status."""
     series = f'bgremover_requests_total{{{NODE},endpoint="{endpoint}",method="{method}",status="{status}"}}'
     return series, f"0+{per_minute:g}x120"
 
@@ -38,6 +39,7 @@ def certainty(unsure_per_minute: float, all_per_minute: float) -> list[tuple]:
 
 
 def refused(per_minute: float) -> tuple:
+    """Requests a minute refused by a rate limit."""
     return f"bgremover_rate_limited_total{{{CUT}}}", f"0+{per_minute:g}x120"
 
 
@@ -95,23 +97,23 @@ CASES: tuple[Case, ...] = (
     Case(
         "BgremoverNotReady",
         "fires when /health/ready answers 503",
-        [requests(503, 1, "/health/ready", "GET")],
+        [answered(503, 1, "/health/ready", "GET")],
         "5m",
         ON_NODE,
     ),
     Case(
         "BgremoverNotReady",
         "quiet while /health/ready answers 200",
-        [requests(200, 1, "/health/ready", "GET")],
+        [answered(200, 1, "/health/ready", "GET")],
         "5m",
         None,
     ),
-    Case("BgremoverHighErrorRate", "fires at 10% 500s", [requests(200, 90), requests(500, 10)], "15m", ON_JOB),
-    Case("BgremoverHighErrorRate", "quiet at 1% 500s", [requests(200, 99), requests(500, 1)], "15m", None),
+    Case("BgremoverHighErrorRate", "fires at 10% 500s", [answered(200, 90), answered(500, 10)], "15m", ON_JOB),
+    Case("BgremoverHighErrorRate", "quiet at 1% 500s", [answered(200, 99), answered(500, 1)], "15m", None),
     Case(
         "BgremoverHighErrorRate",
         "quiet when only the probes fail",
-        [requests(200, 10), requests(503, 10, "/health/ready", "GET")],
+        [answered(200, 10), answered(503, 10, "/health/ready", "GET")],
         "15m",
         None,
     ),
@@ -139,21 +141,21 @@ CASES: tuple[Case, ...] = (
     Case(
         "BgremoverRateLimitSurge",
         "fires at 40% refused, 40 a minute",
-        [requests(200, 60), requests(429, 40), refused(40)],
+        [answered(200, 60), answered(429, 40), refused(40)],
         "25m",
         ON_JOB,
     ),
     Case(
         "BgremoverRateLimitSurge",
         "quiet at 20% refused",
-        [requests(200, 80), requests(429, 20), refused(20)],
+        [answered(200, 80), answered(429, 20), refused(20)],
         "25m",
         None,
     ),
     Case(
         "BgremoverRateLimitSurge",
         "quiet at one refusal a minute, whatever the share",
-        [requests(429, 1), refused(1)],
+        [answered(429, 1), refused(1)],
         "25m",
         None,
     ),

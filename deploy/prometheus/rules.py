@@ -44,6 +44,7 @@ UNSURE = f'{SELECTOR},le="{UNSURE_BUCKET}"'
 
 
 def _rate(metric: str, labels: str, window: str, by: str = "job") -> str:
+    """The summed per-second rate of a counter's selected series."""
     return f"sum by ({by}) (rate({metric}{{{labels}}}[{window}]))"
 
 
@@ -74,6 +75,7 @@ class Alert:
         }
 
     def annotations(self) -> dict[str, str]:
+        """What the alert says to whoever gets it, and where its runbook is."""
         return {
             "summary": self.summary,
             "description": self.description,
