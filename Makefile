@@ -79,12 +79,15 @@ bench: model
 soak: model dev
 	nice -n 10 $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml) and codespell
+## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml), codespell, and the alert rules
+## with promtool where it is installed (Debian's prometheus package; CI has it)
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs deploy/prometheus deploy/grafana README.md BENCHMARKS.md Makefile
+	@if command -v promtool >/dev/null 2>&1; then promtool check rules deploy/prometheus/bgremover-rules.yml; \
+	else echo "lint: promtool not installed, alert rules not checked"; fi
 
 ## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim), models baked in
 image:

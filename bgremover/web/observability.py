@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 from bgremover.processing import Result
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.web.auth import key_name
 from bgremover.web.headers import Header
 
@@ -50,6 +51,14 @@ MODEL_PASSES = Counter(
 BYTES_IN = Counter("bgremover_bytes_in_total", "Request body bytes", ["endpoint"])
 BYTES_OUT = Counter("bgremover_bytes_out_total", "Response body bytes", ["endpoint"])
 RATE_LIMITED = Counter("bgremover_rate_limited_total", "Requests refused by a rate limit", ["endpoint"])
+# The buckets hold UNSURE_CERTAINTY as a bound, so "the share of unsure cut-outs" is one bucket over the count.
+CERTAINTY = Histogram(
+    "bgremover_cutout_certainty",
+    "How sure each cut-out is, 0 to 1 (below UNSURE_CERTAINTY: worth a person's look)",
+    ["endpoint"],
+    buckets=sorted({0.5, 0.7, 0.8, UNSURE_CERTAINTY, 0.95, 0.98, 1.0}),
+)
+CASCADED = Counter("bgremover_cascaded_images_total", "Images a second model re-decided (the cascade ran)")
 WORKER_RSS = Gauge("bgremover_worker_peak_rss_bytes", "Peak resident memory of the worker", multiprocess_mode="max")
 
 
@@ -86,9 +95,14 @@ def _start() -> None:
     g.started = time.perf_counter()
 
 
+def endpoint_label() -> str:
+    """This request's route as a metrics label (its rule, not its path): one series per route."""
+    return request.url_rule.rule if request.url_rule else "unmatched"
+
+
 def _finish(response: Response) -> Response:
     response.headers[Header.REQUEST_ID] = g.get("request_id", "")
-    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    endpoint = endpoint_label()
     status = response.status_code
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     bytes_in = request.content_length or 0
@@ -126,12 +140,15 @@ def _finish(response: Response) -> Response:
 
 
 def record_result(result: Result) -> None:
-    """Count a processed image's stage and inference times, and keep them for this request's log line."""
+    """Count a processed image's stage and inference times, passes and certainty; keep its timings for the log."""
     for stage, ms in result.timings_ms.items():
         STAGES.labels(stage).observe(ms / 1000)
     INFERENCE.labels(result.options.model or "default").observe(result.timings_ms.get("segment", 0) / 1000)
     for model, passes in result.model_passes.items():
         MODEL_PASSES.labels(model).inc(passes)
+    if len(result.model_passes) > 1:
+        CASCADED.inc()
+    CERTAINTY.labels(endpoint_label()).observe(result.certainty)
     setattr(g, STAGES_KEY, result.timings_ms)
 
 

@@ -8,7 +8,9 @@ import re
 
 import pytest
 from openapi_spec_validator import validate
+from prometheus_client.utils import floatToGoString
 
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from tests.services import RedisServer
 
 
@@ -143,6 +145,47 @@ def test_metrics_count_model_passes_per_image_and_model(client, photo_bytes):
     for refine, expected in (("high", {"u2netp": 2, "u2net": 2}), ("none", {"u2netp": 3, "u2net": 2})):
         r = client.post("/remove-background", data={"file": (io.BytesIO(photo_bytes), "a.jpg"), "refine": refine})
         assert r.status_code == 200 and {m: passes(m) - before[m] for m in before} == expected
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value in a /metrics text (0 when the series is not there yet)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    found = re.search(rf"^{name}(?:\{{{re.escape(wanted)}\}})? (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _delta(before: str, after: str, name: str, **labels: str) -> float:
+    return _sample(after, name, **labels) - _sample(before, name, **labels)
+
+
+def test_metrics_count_certainty_and_the_cascade_per_image(client, data_dir):
+    """Each cut-out lands in the certainty histogram (at or below UNSURE_CERTAINTY: the unsure bucket); refine=high
+    always asks the cascade's model, refine=none never."""
+    unsure = floatToGoString(UNSURE_CERTAINTY)
+    photos = [
+        data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg",
+        data_dir / "alphamatting-train-lowres" / "images" / "GT27.png",
+    ]
+    seen = []
+    for path in photos:
+        for refine, cascades in (("none", 0), ("high", 1)):
+            before = client.get("/metrics").get_data(as_text=True)
+            r = client.post(
+                "/remove-background", data={"file": (io.BytesIO(path.read_bytes()), path.name), "refine": refine}
+            )
+            after = client.get("/metrics").get_data(as_text=True)
+            certainty = float(r.headers["X-Cutout-Certainty"])
+            seen.append(certainty)
+
+            endpoint = "/remove-background"
+            assert _delta(before, after, "bgremover_cutout_certainty_count", endpoint=endpoint) == 1
+            assert _delta(before, after, "bgremover_cutout_certainty_sum", endpoint=endpoint) == pytest.approx(
+                certainty, abs=1e-6
+            )
+            below = _delta(before, after, "bgremover_cutout_certainty_bucket", endpoint=endpoint, le=unsure)
+            assert below == (1 if certainty <= UNSURE_CERTAINTY else 0)
+            assert _delta(before, after, "bgremover_cascaded_images_total") == cascades
+    assert min(seen) < UNSURE_CERTAINTY < max(seen)  # both sides of the bound were counted
 
 
 def test_forged_forwarded_for_does_not_open_metrics(make_app):
