@@ -37,7 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--views", default=",".join(VIEWS), help="which views to cache (the default plans need p,m,g)")
     args = parser.parse_args()
+    views = {key: VIEWS[key] for key in args.views.split(",")}
     settings = load_settings()
     registry = ModelRegistry.from_settings(settings)
     models = {name: registry.load(name) for name in MODELS}
@@ -54,7 +56,7 @@ def main() -> None:
             found = {}
             for model_name, model in models.items():
                 small = model.resize(rgb)
-                for key, mask in zip(VIEWS, run_views(small, model, list(VIEWS.values())), strict=True):
+                for key, mask in zip(views, run_views(small, model, list(views.values())), strict=True):
                     found[f"{model_name}_{key}"] = mask.astype(np.float16)
             np.savez_compressed(target, **found)
 
