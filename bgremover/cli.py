@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from bgremover import __version__
 from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
 from bgremover.processing.decode import INPUT_MIMETYPES, Limits
 from bgremover.processing.options import OPTIONS
@@ -41,7 +42,7 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
 
 
 @click.group()
-@click.version_option(package_name="bgremover")
+@click.version_option(__version__, prog_name="bgremover")
 def main() -> None:
     """Remove image backgrounds with a U²-Net model, offline."""
 
