@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -87,3 +88,24 @@ def test_the_int8_lock_adds_exactly_the_extra_and_what_it_needs():
     assert "-r requirements.txt" in text
     pins = {canonicalize_name(line.split("==")[0]) for line in text.splitlines() if "==" in line}
     assert "nncf" in pins and not pins & set(_lock()), "the int8 lock repeats or lacks pins"
+
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_licence_is_mit_declared_and_shipped():
+    project = PYPROJECT["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n") and "Copyright (c) bgremover contributors" in text
+
+
+def test_the_wheel_maps_each_top_level_resource_into_the_package():
+    from bgremover.resources import RESOURCES, resource
+
+    mapped = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["custom"]["resources"]
+    assert mapped == {name: f"bgremover/{name}" for name in RESOURCES}
+    for name in RESOURCES:
+        assert resource(name) == ROOT / name and resource(name).exists()  # a checkout: beside the package
+    with pytest.raises(ValueError, match="not one of"):
+        resource("bench")
