@@ -44,9 +44,10 @@ checkov: $(CHECKOV_STAMP)
 model: $(STAMP)
 	$(BIN)/bgremover models fetch
 
-## run: the production server (gunicorn) on HOST:PORT (default 127.0.0.1:5001)
+## run: the production server (gunicorn with gunicorn.conf.py, through `bgremover serve`) on HOST:PORT
+## (default 127.0.0.1:5001)
 run: model
-	exec $(BIN)/gunicorn -c gunicorn.conf.py "bgremover.app:create_app()"
+	exec $(BIN)/bgremover serve
 
 ## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
 ## coverage, then the API suite again on onnxruntime (the fallback backend)

@@ -1,8 +1,9 @@
-"""Command line: `bgremover remove PATH... -o DIR` for folders of images, `bgremover models` and `bgremover keys`."""
+"""Command line: `bgremover remove PATH... -o DIR` for folders of images, `bgremover serve`, `models` and `keys`."""
 
 from __future__ import annotations
 
 import mimetypes
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -122,6 +123,34 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
             tqdm.write(f"unsure: {path} (certainty {result.certainty:.2f}): worth a look", sys.stderr)
     click.echo(f"{len(files) - failed} done, {failed} failed, results in {out_dir}", err=True)
     sys.exit(1 if failed else 0)
+
+
+# `bgremover serve`'s options and the settings (read by gunicorn.conf.py) that each one overrides.
+SERVE_OPTIONS = {"host": "host", "port": "port", "workers": "web_concurrency", "threads": "worker_threads"}
+
+
+def serve_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add one option per entry of SERVE_OPTIONS, its help taken from the setting it overrides."""
+    for option, field in reversed(SERVE_OPTIONS.items()):
+        kind = str if option == "host" else int
+        help_text = f"{Settings.model_fields[field].description} (overrides {field.upper()})"
+        command = click.option(f"--{option}", type=kind, default=None, help=help_text)(command)
+    return command
+
+
+@main.command()
+@serve_options
+def serve(**given: str | int | None) -> None:
+    """Run the production server: gunicorn with bgremover's gunicorn.conf.py, in place of this process."""
+    from bgremover.resources import resource
+
+    for option, value in given.items():
+        if value is not None:
+            os.environ[SERVE_OPTIONS[option].upper()] = str(value)
+    _settings()  # a bad value stops here, naming its setting
+    config = resource("gunicorn.conf.py")
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(config)])
 
 
 @main.group(invoke_without_command=True)
