@@ -7,7 +7,7 @@ DEV    := $(VENV)/.dev-installed
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
+.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image wheel
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -48,6 +48,10 @@ model: $(STAMP)
 ## (default 127.0.0.1:5001)
 run: model
 	exec $(BIN)/bgremover serve
+
+## wheel: dist/bgremover-<version>-py3-none-any.whl, the page, its assets and gunicorn.conf.py inside the package
+wheel: dev
+	$(BIN)/python -m build --wheel --outdir dist .
 
 ## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
 ## coverage, then the API suite again on onnxruntime (the fallback backend)
@@ -93,4 +97,4 @@ test-image: image dev
 	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/deploy/test_compose.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage dist
