@@ -156,7 +156,7 @@ def serve(**given: str | int | None) -> None:
 @main.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx: click.Context) -> None:
-    """List the models bgremover can use, whether each is present, and the backend that would run them."""
+    """List the models bgremover can use, whether each is present, its licence, and the backend that would run them."""
     if ctx.invoked_subcommand is not None:
         return
     from bgremover.models.catalog import CATALOG
@@ -175,6 +175,7 @@ def models(ctx: click.Context) -> None:
         if name in RECIPES:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
         click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
+        click.echo(f"  {'':24s} licence {CATALOG[name].licence}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference

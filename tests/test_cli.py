@@ -97,6 +97,16 @@ def test_models_lists_what_is_in_u2net_home_and_each_ones_role(tmp_path, setting
     assert lines["u2net"] == "missing"
 
 
+def test_models_prints_each_ones_licence_under_it(tmp_path):
+    from bgremover.models.catalog import CATALOG
+
+    done = bgremover("models", env={"U2NET_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    printed = dict(re.findall(r"^  (\S+) +.*\n {27}licence (.+)$", done.stdout, re.M))
+    assert printed == {name: str(spec.licence) for name, spec in CATALOG.items()}
+    assert printed["silueta"].startswith("unknown, see https://")
+
+
 def test_models_says_which_backend_precision_and_threads_would_run(settings):
     """Explicit settings are echoed as they are; `auto` is what OpenVINO itself reports for this CPU."""
     import openvino
