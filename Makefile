@@ -77,7 +77,8 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile \
+	  CONTRIBUTING.md SECURITY.md CHANGELOG.md hatch_build.py
 
 ## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim), models baked in
 image:

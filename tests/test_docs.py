@@ -101,7 +101,8 @@ def test_the_env_sample_calls_ort_threads_the_old_name():
     assert "ORT_THREADS is its old name" in sample and not re.search(r"^ORT_THREADS=", sample, re.M)
 
 
-PAGES = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
+TOP_PAGES = ("README.md", "CONTRIBUTING.md", "SECURITY.md", "CHANGELOG.md")
+PAGES = sorted([*(ROOT / name for name in TOP_PAGES), *DOCS.glob("*.md")])
 FORBIDDEN = {
     "a path outside the repository": r"\.\./shared|/work/|/home/|/tmp/studio",
     "a machine": r"EPYC|Xeon|Ryzen|\bAMD\b|\bIntel\b|this machine|this (VM|box|CPU)|\d-core",

@@ -37,3 +37,8 @@ def test_health_and_the_openapi_document_carry_it(client):
     outsider = client.get("/health", environ_base={"REMOTE_ADDR": "203.0.113.9"}).get_json()
     assert outsider["version"] == bgremover.__version__ and outsider["checks"] == {}
     assert client.get("/openapi.json").get_json()["info"]["version"] == bgremover.__version__
+
+
+def test_the_changelog_keeps_an_unreleased_section_above_the_declared_release():
+    headings = re.findall(r"^## \[([^\]]+)\]", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert headings[:2] == ["Unreleased", DECLARED], headings
