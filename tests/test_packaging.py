@@ -47,7 +47,7 @@ def test_every_declared_range_is_met_by_the_lock():
 
 # Runtime requirements the package needs without importing them, and why.
 NOT_IMPORTED = {
-    "gunicorn": "the production server that `make run` starts (gunicorn.conf.py)",
+    "gunicorn": "the production server that `bgremover serve` runs (gunicorn.conf.py)",
 }
 
 
