@@ -15,11 +15,11 @@ COPY requirements.txt requirements-int8.txt ./
 # build-step: the builder's CA bundle (a build secret, never in a layer) for pip; the pip cache stays in a cache mount
 RUN --mount=type=secret,id=ca-bundle --mount=type=cache,target=/root/.cache/pip \
     build-step /opt/venv/bin/pip install -r requirements.txt
-COPY pyproject.toml README.md gunicorn.conf.py ./
+COPY pyproject.toml hatch_build.py README.md LICENSE gunicorn.conf.py ./
 COPY bgremover ./bgremover
 COPY templates ./templates
 COPY static ./static
-# Editable: the package is imported from /app, where templates/ and static/ sit beside it (bgremover.app.ROOT).
+# Editable: the package is imported from /app, where templates/ and static/ sit beside it (bgremover/resources.py).
 # `models fetch` provisions what the default settings load; no model is named here. The int8 IRs are built
 # whatever the builder's CPU (`auto` runs them where the CPU that runs the image has VNNI), with the int8 extra
 # in a folder of its own that the image never gets.

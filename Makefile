@@ -10,7 +10,7 @@ INT8_STAMP    := $(INT8_LIB)/.installed
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
+.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image wheel
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -56,9 +56,14 @@ model: $(STAMP)
 	  $(MAKE) --no-print-directory $(INT8_STAMP) && PYTHONPATH=$(abspath $(INT8_LIB)) $(BIN)/bgremover models fetch; \
 	fi
 
-## run: the production server (gunicorn) on HOST:PORT (default 127.0.0.1:5001)
+## run: the production server (gunicorn with gunicorn.conf.py, through `bgremover serve`) on HOST:PORT
+## (default 127.0.0.1:5001)
 run: model
-	exec $(BIN)/gunicorn -c gunicorn.conf.py "bgremover.app:create_app()"
+	exec $(BIN)/bgremover serve
+
+## wheel: dist/bgremover-<version>-py3-none-any.whl, the page, its assets and gunicorn.conf.py inside the package
+wheel: dev
+	$(BIN)/python -m build --wheel --outdir dist .
 
 ## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
 ## coverage, then the API suite again on onnxruntime (the fallback backend)
@@ -85,7 +90,8 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/codespell bgremover bench tests static templates nginx docs deploy/prometheus deploy/grafana README.md BENCHMARKS.md Makefile
+	$(BIN)/codespell bgremover bench tests static templates nginx docs deploy/prometheus deploy/grafana README.md \
+	  BENCHMARKS.md Makefile CONTRIBUTING.md SECURITY.md CHANGELOG.md hatch_build.py
 	@if command -v promtool >/dev/null 2>&1; then promtool check rules deploy/prometheus/bgremover-rules.yml; \
 	else echo "lint: promtool not installed, alert rules not checked"; fi
 
@@ -107,4 +113,4 @@ test-image: image dev
 	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/deploy/test_compose.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage dist

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bgremover.apikeys import KeyStore
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine, Limits
+from bgremover.resources import resource
 from bgremover.settings import Settings, load_settings
 from bgremover.web import api, errors, observability, ops, pages, rembg_api, removebg, services
 from bgremover.web.addresses import AllowList
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_TIMEOUT_S = 0.3  # a dead Redis costs a request at most this, then in-process limits take over
 
 
@@ -30,7 +28,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     keys = KeyStore.load(settings.api_keys, settings.api_keys_file) if settings.api_keys_enabled else None
     AllowList.parse(settings.image_url_allow_hosts)  # parsed again by each fetch; checked here, at the start
     limits = Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels)
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app = Flask(__name__, template_folder=resource("templates"), static_folder=resource("static"))
     app.json.sort_keys = False  # type: ignore[attr-defined]  # JSON keys in the order the spec lists them
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,

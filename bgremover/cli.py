@@ -1,8 +1,9 @@
-"""Command line: `bgremover remove PATH... -o DIR` for folders of images, `bgremover models` and `bgremover keys`."""
+"""Command line: `bgremover remove PATH... -o DIR` for folders of images, `bgremover serve`, `models` and `keys`."""
 
 from __future__ import annotations
 
 import mimetypes
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from bgremover import __version__
 from bgremover.errors import BackendUnavailable, BgRemoverError, ModelUnavailable
 from bgremover.processing.decode import INPUT_MIMETYPES, Limits
 from bgremover.processing.options import OPTIONS
@@ -41,7 +43,7 @@ def expand(paths: tuple[Path, ...]) -> list[Path]:
 
 
 @click.group()
-@click.version_option(package_name="bgremover")
+@click.version_option(__version__, prog_name="bgremover")
 def main() -> None:
     """Remove image backgrounds with a U²-Net model, offline."""
 
@@ -123,10 +125,38 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
     sys.exit(1 if failed else 0)
 
 
+# `bgremover serve`'s options and the settings (read by gunicorn.conf.py) that each one overrides.
+SERVE_OPTIONS = {"host": "host", "port": "port", "workers": "web_concurrency", "threads": "worker_threads"}
+
+
+def serve_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add one option per entry of SERVE_OPTIONS, its help taken from the setting it overrides."""
+    for option, field in reversed(SERVE_OPTIONS.items()):
+        kind = str if option == "host" else int
+        help_text = f"{Settings.model_fields[field].description} (overrides {field.upper()})"
+        command = click.option(f"--{option}", type=kind, default=None, help=help_text)(command)
+    return command
+
+
+@main.command()
+@serve_options
+def serve(**given: str | int | None) -> None:
+    """Run the production server: gunicorn with bgremover's gunicorn.conf.py, in place of this process."""
+    from bgremover.resources import resource
+
+    for option, value in given.items():
+        if value is not None:
+            os.environ[SERVE_OPTIONS[option].upper()] = str(value)
+    _settings()  # a bad value stops here, naming its setting
+    config = resource("gunicorn.conf.py")
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(config)])
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx: click.Context) -> None:
-    """List the models bgremover can use, whether each is present, and the backend that would run them."""
+    """List the models bgremover can use, whether each is present, its licence, and the backend that would run them."""
     if ctx.invoked_subcommand is not None:
         return
     from bgremover.models.catalog import CATALOG
@@ -145,6 +175,7 @@ def models(ctx: click.Context) -> None:
         if path and name in RECIPES:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
         click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
+        click.echo(f"  {'':24s} licence {CATALOG[name].licence}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference

@@ -105,12 +105,26 @@ class RedisServer:
 
 
 class AppServer:
-    """The real app under gunicorn (gunicorn.conf.py) with the given environment."""
+    """The real app under gunicorn (gunicorn.conf.py, or the given command) with the given environment."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        port: int | None = None,
+        command: list[str] | None = None,
+        cwd: Path = ROOT,
+        base_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
+        self.command = command or [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+        ]
+        self.cwd = cwd
         self.env = {
-            **os.environ,
+            **(os.environ if base_env is None else base_env),
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "WEB_CONCURRENCY": "1",
@@ -127,11 +141,10 @@ class AppServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> AppServer:
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [gunicorn, "-c", str(ROOT / "gunicorn.conf.py")],
-                cwd=ROOT,
+                self.command,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

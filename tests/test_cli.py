@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import requests
 from PIL import Image
 
 from bgremover.models.backends import cpu_flags, vnni_supported
 from bgremover.models.int8 import int8_file
+from tests.conftest import ROOT
+from tests.services import AppServer, free_port
 
 
 def bgremover(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -95,6 +99,16 @@ def test_models_lists_what_is_in_u2net_home_and_each_ones_role(tmp_path, setting
     assert lines["u2net"] == "missing"
 
 
+def test_models_prints_each_ones_licence_under_it(tmp_path):
+    from bgremover.models.catalog import CATALOG
+
+    done = bgremover("models", env={"U2NET_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    printed = dict(re.findall(r"^  (\S+) +.*\n {27}licence (.+)$", done.stdout, re.M))
+    assert printed == {name: str(spec.licence) for name, spec in CATALOG.items()}
+    assert printed["silueta"].startswith("unknown, see https://")
+
+
 def test_models_says_which_backend_precision_and_threads_would_run(settings):
     """Explicit settings are echoed as they are; `auto` is what OpenVINO itself reports for this CPU."""
     import openvino
@@ -143,3 +157,33 @@ def test_fetch_without_the_int8_extra_says_so_and_leaves_the_float_model(tmp_pat
 def test_models_refuses_what_cannot_run(settings):
     done = bgremover("models", env={"INFERENCE_BACKEND": "onnxruntime", "INFERENCE_PRECISION": "bf16"})
     assert done.returncode != 0 and "INFERENCE_PRECISION=bf16 needs INFERENCE_BACKEND" in done.stderr
+
+
+def test_serve_refuses_a_bad_option_naming_the_setting_it_overrides():
+    done = bgremover("serve", "--workers", "0", env={"WEB_CONCURRENCY": "2"})
+    assert done.returncode == 1 and "Invalid setting WEB_CONCURRENCY" in done.stderr and "got '0'" in done.stderr
+    done = bgremover("serve", "--port", "70000")
+    assert done.returncode == 1 and "Invalid setting PORT" in done.stderr
+
+
+@pytest.mark.slow
+def test_serve_runs_gunicorn_whose_options_win_over_the_environment(tmp_path):
+    """HOST, PORT, WEB_CONCURRENCY and WORKER_THREADS say one thing, the options another: the options are served."""
+    server = AppServer(
+        {"PORT": str(free_port()), "HOST": "0.0.0.0", "WEB_CONCURRENCY": "3", "WORKER_THREADS": "4"},
+        tmp_path,
+        command=[sys.executable, "-m", "bgremover.cli"],  # completed with the options below
+        cwd=tmp_path,
+    )
+    server.env.update(CASCADE_MODEL="none", PYTHONPATH=str(ROOT))
+    server.command += ["serve", "--host", "127.0.0.1", "--port", str(server.port), "--workers", "1", "--threads", "1"]
+    server.start(timeout=120)
+    try:
+        health = requests.get(f"{server.url}/health", timeout=10).json()
+        assert health["checks"]["rate_limits"]["workers"] == 1  # --workers 1, not WEB_CONCURRENCY=3
+        log = server.log.read_text()
+        assert f"Listening at: http://127.0.0.1:{server.port}" in log and "Using worker: sync" in log  # --threads 1
+        assert server.proc.pid == int(re.search(r"\[(\d+)\] \[INFO\] Starting gunicorn", log).group(1))  # exec'd
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0 and "Shutting down: Master" in server.log.read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bgremover.models.catalog import CATALOG
 from bgremover.processing.options import OPTIONS
 from bgremover.processing.presets import PRESETS
 from bgremover.settings import Settings, setting_name
@@ -57,14 +58,26 @@ def presets_table() -> str:
     return "\n".join(rows)
 
 
+def licences_table() -> str:
+    """The licence table of docs/models.md, as the model catalog declares it."""
+    rows = ["| model | licence | source |", "|---|---|---|"]
+    rows += [f"| `{name}` | {spec.licence.name} | {spec.licence.source} |" for name, spec in CATALOG.items()]
+    return "\n".join(rows)
+
+
 def text(name: str) -> str:
     return (DOCS / name).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
     "page,table",
-    [("operations.md", settings_table), ("api.md", options_table), ("api.md", presets_table)],
-    ids=["settings", "options", "presets"],
+    [
+        ("operations.md", settings_table),
+        ("api.md", options_table),
+        ("api.md", presets_table),
+        ("models.md", licences_table),
+    ],
+    ids=["settings", "options", "presets", "licences"],
 )
 def test_the_tables_are_the_codes(page, table):
     expected = table()
@@ -88,7 +101,8 @@ def test_the_env_sample_calls_ort_threads_the_old_name():
     assert "ORT_THREADS is its old name" in sample and not re.search(r"^ORT_THREADS=", sample, re.M)
 
 
-PAGES = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
+TOP_PAGES = ("README.md", "CONTRIBUTING.md", "SECURITY.md", "CHANGELOG.md")
+PAGES = sorted([*(ROOT / name for name in TOP_PAGES), *DOCS.glob("*.md")])
 FORBIDDEN = {
     "a path outside the repository": r"\.\./shared|/work/|/home/|/tmp/studio",
     "a machine": r"EPYC|Xeon|Ryzen|\bAMD\b|\bIntel\b|this machine|this (VM|box|CPU)|\d-core",

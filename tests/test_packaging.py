@@ -1,12 +1,24 @@
-"""The wheel's declared dependency ranges and the tested lock (requirements.txt) agree."""
+"""The package as a wheel: its dependency ranges against the tested lock, its licence, the resources it carries,
+and, installed in a fresh virtualenv, a server that works on its own."""
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
+import pytest
+import requests
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from PIL import Image
+
+from tests.services import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +47,7 @@ def test_every_declared_range_is_met_by_the_lock():
 
 # Runtime requirements the package needs without importing them, and why.
 NOT_IMPORTED = {
-    "gunicorn": "the production server that `make run` starts (gunicorn.conf.py)",
+    "gunicorn": "the production server that `bgremover serve` runs (gunicorn.conf.py)",
 }
 
 
@@ -87,3 +99,91 @@ def test_the_int8_lock_adds_exactly_the_extra_and_what_it_needs():
     assert "-r " not in text  # installed alone (--no-deps) into the build's own folder
     pins = {canonicalize_name(line.split("==")[0]) for line in text.splitlines() if "==" in line}
     assert "nncf" in pins and not pins & set(_lock()), "the int8 lock repeats or lacks pins"
+
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_licence_is_mit_declared_and_shipped():
+    project = PYPROJECT["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n") and "Copyright (c) bgremover contributors" in text
+
+
+def test_the_wheel_maps_each_top_level_resource_into_the_package():
+    from bgremover.resources import RESOURCES, resource
+
+    mapped = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["custom"]["resources"]
+    assert mapped == {name: f"bgremover/{name}" for name in RESOURCES}
+    for name in RESOURCES:
+        assert resource(name) == ROOT / name and resource(name).exists()  # a checkout: beside the package
+    with pytest.raises(ValueError, match="not one of"):
+        resource("bench")
+
+
+def _run(*cmd: str | Path, **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=900, check=False, **kwargs)
+    assert done.returncode == 0, f"{' '.join(map(str, cmd))}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    return done
+
+
+@pytest.mark.slow
+def test_the_wheel_installed_in_a_fresh_virtualenv_serves_on_its_own(tmp_path, settings, data_dir):
+    """Build the wheel, install it outside the checkout, provision u2netp, `bgremover serve`: page, script, cut-out."""
+    _run(sys.executable, "-m", "build", "--wheel", "--outdir", tmp_path / "dist", ROOT)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    declared = PYPROJECT["project"]["version"]
+    assert wheel.name == f"bgremover-{declared}-py3-none-any.whl"
+
+    venv = tmp_path / "venv"  # no --system-site-packages: only what is installed into it
+    _run(sys.executable, "-m", "venv", venv)
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
+    _run(*pip, "-r", ROOT / "requirements.txt")
+    _run(*pip, "--no-deps", wheel)
+    _run(venv / "bin" / "python", "-m", "pip", "check")  # the lock satisfies every range the wheel declares
+
+    cwd, home = tmp_path / "elsewhere", tmp_path / "models"  # nothing of the checkout on the path or in the cwd
+    cwd.mkdir()
+    home.mkdir()
+    (home / "u2netp.onnx").symlink_to(settings.u2net_home.expanduser() / "u2netp.onnx")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(U2NET_HOME=str(home), CASCADE_MODEL="none", MODEL_NAME="u2netp", RATELIMIT_ENABLED="false")
+    bgremover = venv / "bin" / "bgremover"
+    assert _run(bgremover, "--version", cwd=cwd, env=env).stdout.strip() == f"bgremover, version {declared}"
+    fetched = _run(bgremover, "models", "fetch", "u2netp", cwd=cwd, env=env).stdout
+    assert fetched.strip() == f"u2netp: {home / 'u2netp.onnx'}"
+    where = "import bgremover.resources as r; print(r.PACKAGE); print(r.resource('static'))"
+    package, static = _run(venv / "bin" / "python", "-c", where, cwd=cwd, env=env).stdout.split()
+    assert Path(package).is_relative_to(venv) and Path(static) == Path(package) / "static"
+
+    server = AppServer(env, tmp_path, command=[str(bgremover), "serve"], cwd=cwd, base_env=env)
+    server.command += ["--port", str(server.port), "--threads", "2"]
+    server.start(timeout=180)
+    try:
+        page = requests.get(f"{server.url}/", timeout=30)
+        assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+        script = re.search(r'<script src="(/static/(app\.js)\?[^"]*)"', page.text)
+        assert script, page.text[:500]
+        served = requests.get(f"{server.url}{script.group(1)}", timeout=30)
+        assert served.status_code == 200 and served.content == (ROOT / "static" / script.group(2)).read_bytes()
+
+        photo = data_dir / "rembg-fixtures" / "fixtures" / "car-1.jpg"
+        cut = requests.post(f"{server.url}/remove-background", files={"file": photo.open("rb")}, timeout=120)
+        assert cut.status_code == 200 and cut.headers["Content-Type"] == "image/png", cut.text[:300]
+        image = Image.open(io.BytesIO(cut.content))
+        assert image.mode == "RGBA" and image.size == Image.open(photo).size
+        alpha = np.asarray(image.getchannel("A"))
+        assert 0.05 < (alpha > 127).mean() < 0.95  # a subject kept and a background removed
+
+        health = requests.get(f"{server.url}/health", timeout=10).json()
+        assert health["status"] == "healthy" and health["version"] == declared
+        assert requests.get(f"{server.url}/openapi.json", timeout=10).json()["info"]["version"] == declared
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0 and "Shutting down: Master" in server.log.read_text()
+
+
+def test_the_readme_installs_the_wheel_that_the_build_names():
+    declared = PYPROJECT["project"]["version"]
+    assert f"pip install dist/bgremover-{declared}-py3-none-any.whl" in (ROOT / "README.md").read_text()

