@@ -15,6 +15,27 @@ COLOR_SIDE = 1024  # edge colours are estimated at most at this size, then sampl
 BAND_ROWS = 256  # a background colour is blended in bands of at most this many rows …
 BAND_PIXELS = 1 << 18  # … and of at most this many pixels
 BAND_POINTS = 1 << 16  # soft pixels are coloured at most this many at a time (~200 bytes each meanwhile)
+FAINT_LEVELS = 1.0  # a partly transparent pixel's colour keeps only the bits that move it over any background
+# by more than this many 8-bit levels: fewer distinct colours where the matte is faint, so smaller PNGs
+
+
+def _faint_luts(levels: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per alpha value, the bit mask and the half step that round a colour to the precision that alpha shows.
+
+    The step is the largest power of two s with (s / 2) · alpha / 255 ≤ levels: a colour moved to the middle
+    of its step moves the pixel over any background by at most `levels`. Opaque and clear pixels keep theirs.
+    """
+    keep, half = np.full(256, 255, np.uint8), np.zeros(256, np.uint8)
+    for alpha in range(1, 255):
+        step = 1
+        while step < 256 and step * alpha <= 2 * levels * 255:
+            step *= 2
+        step //= 2
+        keep[alpha], half[alpha] = 255 & ~(step - 1), step // 2
+    return keep, half
+
+
+_FAINT_KEEP, _FAINT_HALF = _faint_luts(FAINT_LEVELS)
 
 
 def to_uint8(alpha: np.ndarray) -> np.ndarray:
@@ -275,6 +296,23 @@ def _blend(fg: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, int, int
         out[:, :, c] = channel
     if out.shape[2] == 4:
         out[:, :, 3] = to_uint8(out_a)
+
+
+def round_faint_colours(rgba: np.ndarray) -> np.ndarray:
+    """Round each partly transparent pixel's colour to the precision its alpha can show (FAINT_LEVELS), in place.
+
+    The alpha is left as it is. A soft matte (refine=none) is faint over much of the background, where the
+    colour's low bits cost PNG bytes and change nothing a viewer can see. Returns `rgba`.
+    """
+    for rows in _strips(rgba[:, :, 3]):
+        deadline.check()
+        alpha = np.ascontiguousarray(rgba[rows, :, 3])
+        keep, half = cv2.LUT(alpha, _FAINT_KEEP), cv2.LUT(alpha, _FAINT_HALF)
+        for c in range(3):
+            channel = rgba[rows, :, c]
+            np.bitwise_and(channel, keep, out=channel)
+            np.bitwise_or(channel, half, out=channel)
+    return rgba
 
 
 def _clear_transparent(rgba: np.ndarray) -> np.ndarray:

@@ -216,6 +216,8 @@ class Engine:
             behind = bg
         if shade is not None:  # the shadow goes between the subject and what it was composed over
             shadow.under(work.pixels, alpha, shade, behind)
+        if behind is None and work.pixels.ndim == 3 and options.format != "ZIP":  # transparent: RGBA
+            compose.round_faint_colours(work.pixels)  # fewer bytes; over any background, within a level
 
     def _encode(self, cutout: Cutout, work: _Work) -> None:
         assert work.pixels is not None

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bgremover.processing import compose as compose_module
-from bgremover.processing.compose import compose, edge_colors, to_uint8
+from bgremover.processing.compose import FAINT_LEVELS, compose, edge_colors, round_faint_colours, to_uint8
+from bgremover.processing.encode import encode
 from tests.processing.synthetic import BACKGROUNDS, MATTES, PROPERTIES, colors, image_for, images, mattes
 
 BG_KINDS = list(BACKGROUNDS.values())
@@ -199,3 +200,33 @@ def test_bilinear_samples_of_the_padded_flat_map_are_the_plain_ones():
     bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
     expected = top * (1 - fy) + bottom * fy  # clipped neighbours at the last row and column
     assert np.array_equal(compose_module._bilinear(padded.reshape(-1, 4), width + 1, y, x), expected)
+
+
+# ---- faint colours rounded to what their alpha shows -------------------------------------------------------
+
+
+def over(rgba: np.ndarray, background: int) -> np.ndarray:
+    """The pixels shown over a grey background of this level, in float (no rounding)."""
+    a = rgba[:, :, 3:].astype(np.float64) / 255.0
+    return rgba[:, :, :3] * a + background * (1.0 - a)
+
+
+def test_faint_colours_move_no_pixel_over_any_background_by_more_than_a_level():
+    rng = np.random.default_rng(7)
+    rgba = rng.integers(0, 256, (64, 256, 4), dtype=np.uint8)
+    rgba[0, :, 3] = np.arange(256)  # every alpha value once
+    rounded = round_faint_colours(rgba.copy())
+    assert np.array_equal(rounded[:, :, 3], rgba[:, :, 3])  # the matte is never touched
+    opaque = rgba[:, :, 3] == 255
+    assert np.array_equal(rounded[opaque], rgba[opaque])  # nor an opaque pixel's colour
+    for background in (0, 128, 255):
+        assert np.abs(over(rounded, background) - over(rgba, background)).max() <= FAINT_LEVELS + 1e-9
+
+
+def test_faint_colours_take_few_values_so_a_soft_matte_encodes_smaller():
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, np.full((128, 128), 3, np.uint8)])  # a faint haze, as refine=none leaves far out
+    rounded = round_faint_colours(rgba.copy())
+    assert len(np.unique(rounded[:, :, :3])) == 2  # alpha 3 shows one bit of each channel
+    assert len(encode(rounded, "PNG", 100)) < len(encode(rgba, "PNG", 100)) / 4

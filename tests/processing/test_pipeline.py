@@ -196,3 +196,12 @@ def test_clean_keeps_the_largest_blob_when_all_are_small():
     mask[200:204, 200:204] = 1.0  # 16 px: the largest
     out = clean(mask)
     assert out[201, 201] == 1.0 and out[11, 11] == 0.0 and out[101, 101] == 0.0
+
+
+def test_a_transparent_cut_out_keeps_no_more_colour_than_its_faint_pixels_show(engine, photo_bytes):
+    """refine=none leaves a faint haze: there each colour is rounded to what its alpha can show (compose.py)."""
+    rgba = np.asarray(decode_output(run(engine, photo_bytes, refine="none").data))
+    faint = (rgba[:, :, 3] > 0) & (rgba[:, :, 3] < 4)
+    assert faint.mean() > 0.01
+    assert set(np.unique(rgba[faint][:, :3])) <= {64, 192}  # one bit per channel below alpha 4
+    assert (rgba[rgba[:, :, 3] == 0] == 0).all()
