@@ -8,12 +8,15 @@ CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
+.PHONY: redis-image
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 IMAGE      ?= localhost/bgremover:latest
 BASE_IMAGE ?= python:3.11-slim
 BASE_TAG   ?= localhost/bgremover-base:bookworm
+# Redis from Debian packages: the image the played pods of `make test-kube` run for redis.yaml's
+REDIS_IMAGE ?= localhost/bgremover-redis:bookworm
 # lent to the build as a secret (pip's TLS), never stored in the image
 CA_BUNDLE  ?= /etc/ssl/certs/ca-certificates.crt
 , := ,
@@ -74,9 +77,13 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/codespell bgremover bench tests static templates nginx docs README.md BENCHMARKS.md Makefile
 
-## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim), models baked in
+## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim, pulled first if not here), models baked in
 image:
 	@test -n "$(ENGINE)" || { echo "make image: install podman or docker" >&2; exit 1; }
+	@$(ENGINE) image inspect $(BASE_IMAGE) >/dev/null 2>&1 || $(ENGINE) pull -q $(BASE_IMAGE) >/dev/null || { \
+	  echo "make image: the base image $(BASE_IMAGE) is not here and cannot be pulled (no registry reachable?)." >&2; \
+	  echo "  Build a base from Debian packages, then the image on it (docs/container.md):" >&2; \
+	  echo "    make base-image && make image BASE_IMAGE=$(BASE_TAG)" >&2; exit 1; }
 	$(ENGINE) build $(if $(findstring podman,$(notdir $(ENGINE))),--format docker) --network host \
 	  --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  $(foreach v,PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST,$(if $($(v)),--build-arg $(v))) \
@@ -85,6 +92,12 @@ image:
 ## base-image: a Python base from Debian packages (mmdebstrap), for builders that reach no image registry
 base-image:
 	ENGINE=$(ENGINE) deploy/base-image.sh $(BASE_TAG)
+
+## redis-image: Redis from Debian packages (mmdebstrap), for `make test-kube` where no registry is reachable.
+## Like the official image it has no /etc/redis (the played Secret is mounted there) and works in /data.
+redis-image:
+	ENGINE=$(ENGINE) PACKAGES=redis-server CMD=redis-server WORKDIR=/data HOOK='rm -rf "$$1/etc/redis"' \
+	  deploy/base-image.sh $(REDIS_IMAGE)
 
 ## test-image: build the image, then run it and check it end to end (tests/deploy/test_image.py, test_compose.py)
 test-image: image dev
