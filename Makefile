@@ -8,7 +8,7 @@ CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
-.PHONY: redis-image
+.PHONY: redis-image test-kube
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -103,6 +103,13 @@ redis-image:
 test-image: image dev
 	BGREMOVER_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) \
 	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/deploy/test_compose.py
+
+## test-kube: the kustomize base played as pods by `podman kube play` on that image and a Redis image
+## (`make redis-image`, built when absent), checked end to end (tests/deploy/test_kube_play.py)
+test-kube: image dev
+	$(ENGINE) image inspect $(REDIS_IMAGE) >/dev/null 2>&1 || $(MAKE) redis-image
+	BGREMOVER_IMAGE=$(IMAGE) REDIS_IMAGE=$(REDIS_IMAGE) CONTAINER_ENGINE=$(ENGINE) \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_kube_play.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage
