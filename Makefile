@@ -8,7 +8,6 @@ CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
-.PHONY: redis-image test-kube
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -93,6 +92,7 @@ image:
 base-image:
 	ENGINE=$(ENGINE) deploy/base-image.sh $(BASE_TAG)
 
+.PHONY: redis-image test-kube
 ## redis-image: Redis from Debian packages (mmdebstrap), for `make test-kube` where no registry is reachable.
 ## Like the official image it has no /etc/redis (the played Secret is mounted there) and works in /data.
 redis-image:
