@@ -17,6 +17,8 @@ ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/
 IMAGE      ?= localhost/bgremover:latest
 BASE_IMAGE ?= python:3.11-slim
 BASE_TAG   ?= localhost/bgremover-base:bookworm
+# Redis from Debian packages: the image the played pods of `make test-kube` run for redis.yaml's
+REDIS_IMAGE ?= localhost/bgremover-redis:bookworm
 # lent to the build as a secret (pip's TLS), never stored in the image
 CA_BUNDLE  ?= /etc/ssl/certs/ca-certificates.crt
 , := ,
@@ -95,9 +97,13 @@ lint: dev
 	@if command -v promtool >/dev/null 2>&1; then promtool check rules deploy/prometheus/bgremover-rules.yml; \
 	else echo "lint: promtool not installed, alert rules not checked"; fi
 
-## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim), models baked in
+## image: the app image IMAGE from BASE_IMAGE (default python:3.11-slim, pulled first if not here), models baked in
 image:
 	@test -n "$(ENGINE)" || { echo "make image: install podman or docker" >&2; exit 1; }
+	@$(ENGINE) image inspect $(BASE_IMAGE) >/dev/null 2>&1 || $(ENGINE) pull -q $(BASE_IMAGE) >/dev/null || { \
+	  echo "make image: the base image $(BASE_IMAGE) is not here and cannot be pulled (no registry reachable?)." >&2; \
+	  echo "  Build a base from Debian packages, then the image on it (docs/container.md):" >&2; \
+	  echo "    make base-image && make image BASE_IMAGE=$(BASE_TAG)" >&2; exit 1; }
 	$(ENGINE) build $(if $(findstring podman,$(notdir $(ENGINE))),--format docker) --network host \
 	  --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  $(foreach v,PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST,$(if $($(v)),--build-arg $(v))) \
@@ -107,10 +113,24 @@ image:
 base-image:
 	ENGINE=$(ENGINE) deploy/base-image.sh $(BASE_TAG)
 
+.PHONY: redis-image test-kube
+## redis-image: Redis from Debian packages (mmdebstrap), for `make test-kube` where no registry is reachable.
+## Like the official image it has no /etc/redis (the played Secret is mounted there) and works in /data.
+redis-image:
+	ENGINE=$(ENGINE) PACKAGES=redis-server CMD=redis-server WORKDIR=/data HOOK='rm -rf "$$1/etc/redis"' \
+	  deploy/base-image.sh $(REDIS_IMAGE)
+
 ## test-image: build the image, then run it and check it end to end (tests/deploy/test_image.py, test_compose.py)
 test-image: image dev
 	BGREMOVER_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) \
 	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/deploy/test_compose.py
+
+## test-kube: the kustomize base played as pods by `podman kube play` on that image and a Redis image
+## (`make redis-image`, built when absent), checked end to end (tests/deploy/test_kube_play.py)
+test-kube: image dev
+	$(ENGINE) image inspect $(REDIS_IMAGE) >/dev/null 2>&1 || $(MAKE) redis-image
+	BGREMOVER_IMAGE=$(IMAGE) REDIS_IMAGE=$(REDIS_IMAGE) CONTAINER_ENGINE=$(ENGINE) \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_kube_play.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .coverage dist

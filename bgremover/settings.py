@@ -1,4 +1,4 @@
-"""One typed settings object: defaults, then the environment and `.env`, then validation.
+"""One typed settings object: defaults, then the environment and `.env` (or the file ENV_FILE names), then validation.
 
 Settings hold plain values (numbers, strings, paths, lists of strings) and import nothing of bgremover: the app
 factory hands them to what they configure (the key store, the URL allow-list, the engine's image limits), and
@@ -27,6 +27,11 @@ def _cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
         return max(1, os.cpu_count() or 1)
+
+
+# Not a setting: names the .env file to read instead of the working directory's (deploy/kubernetes mounts its
+# Secret's .env at a directory and points this at it).
+ENV_FILE_VARIABLE = "ENV_FILE"
 
 
 class SettingsError(Exception):
@@ -231,6 +236,11 @@ def setting_name(field: str) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning a validation failure into one clear message per bad setting."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named and "_env_file" not in overrides:
+        if not Path(named).is_file():  # a wrong mount would otherwise drop every setting the file holds, silently
+            raise SettingsError(f"{ENV_FILE_VARIABLE} names {named}, which is not a file")
+        overrides["_env_file"] = named
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bgremover.settings import Settings, SettingsError, load_settings
+from bgremover.settings import ENV_FILE_VARIABLE, Settings, SettingsError, load_settings
 from tests.conftest import ROOT
 
 
@@ -84,6 +84,25 @@ def test_the_old_name_in_a_dotenv_file(monkeypatch, tmp_path):
     assert load_settings(_env_file=env).model_threads == 4
     env.write_text("ORT_THREADS=4\nMODEL_THREADS=1\n")
     assert load_settings(_env_file=env).model_threads == 1
+
+
+def test_env_file_names_the_dotenv_file_to_read(monkeypatch, tmp_path):
+    for name in ("REDIS_URL", "MODEL_THREADS", "ORT_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    named = tmp_path / "secrets" / ".env"
+    named.parent.mkdir()
+    named.write_text("REDIS_URL=redis://127.0.0.1:1/0\nMODEL_THREADS=3\n")
+    monkeypatch.setenv(ENV_FILE_VARIABLE, str(named))
+    monkeypatch.chdir(tmp_path)  # a .env here is not read when ENV_FILE names another
+    (tmp_path / ".env").write_text("MODEL_THREADS=7\n")
+    settings = load_settings()
+    assert (settings.redis_url, settings.model_threads) == ("redis://127.0.0.1:1/0", 3)
+    monkeypatch.setenv("MODEL_THREADS", "2")
+    assert load_settings().model_threads == 2  # the environment still comes first
+    assert load_settings(_env_file=None).redis_url is None  # an explicit choice of file wins
+    monkeypatch.setenv(ENV_FILE_VARIABLE, str(tmp_path / "missing" / ".env"))
+    with pytest.raises(SettingsError, match=r"ENV_FILE names .*missing/\.env, which is not a file"):
+        load_settings()
 
 
 def test_settings_import_nothing_of_bgremover():

