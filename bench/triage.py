@@ -39,7 +39,7 @@ from bgremover.settings import load_settings
 MEMO = Path.home() / ".cache" / "bgremover-triage"
 LEVEL = "standard"  # the default level: what a person triaging a folder gets
 FIFTH = 0.2
-THRESHOLDS = (0.85, 0.88, 0.9, 0.92, 0.94, 0.96)  # the certainty thresholds whose flagged share is tabled
+THRESHOLDS = (0.85, 0.88, 0.9, 0.92, 0.93, 0.94, 0.95, 0.96)  # the certainty thresholds whose flagged share is tabled
 
 
 class Memo:
@@ -102,14 +102,28 @@ def edge_softness(alpha: np.ndarray) -> float:
     return float((4.0 * alpha[band] * (1.0 - alpha[band])).mean()) if band.any() else 0.0
 
 
-# Each signal, higher where the cut-out is surer: (the engine's certainty, the masks that ran, the matte) → value.
-SIGNALS: dict[str, Callable[[float, float, np.ndarray], float]] = {
-    "certainty (engine)": lambda sure, spread_, alpha: sure,
-    "agreement of the masks that ran": lambda sure, spread_, alpha: 1.0 - 4.0 * spread_,
-    "matte certainty (full size)": lambda sure, spread_, alpha: 1.0 - 4.0 * segmenting.uncertainty(alpha),
-    "edge hardness": lambda sure, spread_, alpha: 1.0 - edge_softness(alpha),
-    "small subject": lambda sure, spread_, alpha: 1.0 - segmenting.subject_area(alpha),
-    "certainty × agreement": lambda sure, spread_, alpha: sure * (1.0 - 4.0 * spread_),
+@dataclass(frozen=True)
+class Seen:
+    """What the engine has in hand for one image once it is cut out: everything a free signal may read."""
+
+    segmentation: Segmentation  # its certainty and the fused mask
+    ran: list[np.ndarray]  # every mask that ran, mirrored views mapped back
+    alpha: np.ndarray  # the refined full-size matte
+
+
+def _agreement(seen: Seen) -> float:
+    return 1.0 - 4.0 * spread(seen.ran)
+
+
+# Each signal, higher where the cut-out is surer.
+SIGNALS: dict[str, Callable[[Seen], float]] = {
+    "certainty (engine)": lambda seen: seen.segmentation.certainty,
+    "certainty of the fused mask": lambda seen: 1.0 - 4.0 * segmenting.uncertainty(seen.segmentation.mask),
+    "agreement of the masks that ran": _agreement,
+    "matte certainty (full size)": lambda seen: 1.0 - 4.0 * segmenting.uncertainty(seen.alpha),
+    "edge hardness": lambda seen: 1.0 - edge_softness(seen.alpha),
+    "small subject": lambda seen: 1.0 - segmenting.subject_area(seen.alpha),
+    "certainty × agreement": lambda seen: seen.segmentation.certainty * _agreement(seen),
 }
 
 
@@ -121,9 +135,8 @@ def run_set(folder: Path, primary: Memo, cascade: Memo, limits: decoding.Limits,
         truth = np.asarray(Image.open(mask_path).convert("L"))
         seg = segmenting.segment(rgb, primary, refine=LEVEL, cascade=cascade)
         alpha = refining.refine(rgb, seg.mask, LEVEL)
-        ran = masks_that_ran(primary.resize(rgb), primary, cascade, seg)
-        mae = metrics(alpha, truth)[0]
-        found.append(Scored(mae, {name: fn(seg.certainty, spread(ran), alpha) for name, fn in SIGNALS.items()}))
+        seen = Seen(seg, masks_that_ran(primary.resize(rgb), primary, cascade, seg), alpha)
+        found.append(Scored(metrics(alpha, truth)[0], {name: signal(seen) for name, signal in SIGNALS.items()}))
     return found
 
 
