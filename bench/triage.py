@@ -9,13 +9,15 @@ of each input (MEMO, never in the repository), so a second run costs only decodi
 Per set and signal: the share of all the error (the sum of the images' MAE) held by the fifth of images the
 signal is least sure of, beside the best any signal could do (the worst fifth's own share); the ROC AUC of
 the signal against "in the worst fifth"; and, for the engine's certainty, the images below UNSURE_CERTAINTY.
-Every signal is free: it reads only the masks that ran and the matte the engine makes anyway.
+Every signal but the one marked "paid" is free: it reads only the masks that ran and the matte the engine makes
+anyway; the paid one asks the cascade model of every image, to show what a second opinion everywhere would buy.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -40,6 +42,7 @@ MEMO = Path.home() / ".cache" / "bgremover-triage"
 LEVEL = "standard"  # the default level: what a person triaging a folder gets
 FIFTH = 0.2
 THRESHOLDS = (0.85, 0.88, 0.9, 0.92, 0.93, 0.94, 0.95, 0.96)  # the certainty thresholds whose flagged share is tabled
+BANDS = (0.0, 0.8, 0.85, 0.88, 0.9, 0.94, 0.96, 0.98, 1.0001)  # the certainty bands whose mean error is tabled
 
 
 class Memo:
@@ -109,6 +112,7 @@ class Seen:
     segmentation: Segmentation  # its certainty and the fused mask
     ran: list[np.ndarray]  # every mask that ran, mirrored views mapped back
     alpha: np.ndarray  # the refined full-size matte
+    second: np.ndarray  # the cascade model's plain mask, asked of every image: not free
 
 
 def _agreement(seen: Seen) -> float:
@@ -124,6 +128,7 @@ SIGNALS: dict[str, Callable[[Seen], float]] = {
     "edge hardness": lambda seen: 1.0 - edge_softness(seen.alpha),
     "small subject": lambda seen: 1.0 - segmenting.subject_area(seen.alpha),
     "certainty × agreement": lambda seen: seen.segmentation.certainty * _agreement(seen),
+    "agreement with the cascade model (paid)": lambda seen: 1.0 - 4.0 * spread([seen.ran[0], seen.second]),
 }
 
 
@@ -135,7 +140,9 @@ def run_set(folder: Path, primary: Memo, cascade: Memo, limits: decoding.Limits,
         truth = np.asarray(Image.open(mask_path).convert("L"))
         seg = segmenting.segment(rgb, primary, refine=LEVEL, cascade=cascade)
         alpha = refining.refine(rgb, seg.mask, LEVEL)
-        seen = Seen(seg, masks_that_ran(primary.resize(rgb), primary, cascade, seg), alpha)
+        small = primary.resize(rgb)
+        second = segmenting.run_views(small if cascade.size == primary.size else cascade.resize(rgb), cascade, [PLAIN])
+        seen = Seen(seg, masks_that_ran(small, primary, cascade, seg), alpha, second[0])
         found.append(Scored(metrics(alpha, truth)[0], {name: signal(seen) for name, signal in SIGNALS.items()}))
     return found
 
@@ -196,6 +203,18 @@ def below(images: list[Scored], threshold: float, signal: str = "certainty (engi
     return float(low.mean()), share_of_error(errors, low), float((low & worst).sum() / worst.sum())
 
 
+def bands(images: list[Scored], signal: str = "certainty (engine)") -> list[tuple[float, float, int, float]]:
+    """Per band of a signal: (low, high, images in it, their mean MAE ÷ the set's mean MAE; 0 where none)."""
+    errors = np.array([im.mae for im in images])
+    values = np.array([im.signals[signal] for im in images])
+    found = []
+    for low, high in itertools.pairwise(BANDS):
+        inside = (values >= low) & (values < high)
+        ratio = float(errors[inside].mean() / errors.mean()) if inside.any() and errors.mean() else 0.0
+        found.append((low, high, int(inside.sum()), ratio))
+    return found
+
+
 def table(name: str, images: list[Scored]) -> str:
     """A markdown table of one set: each signal's figures, then the certainty's thresholds."""
     count = fifth(len(images))
@@ -217,6 +236,17 @@ def table(name: str, images: list[Scored]) -> str:
         flagged, error, caught = below(images, threshold)
         mark = " (UNSURE_CERTAINTY)" if threshold == UNSURE_CERTAINTY else ""
         lines.append(f"| {threshold}{mark} | {flagged:.0%} | {error:.0%} | {caught:.0%} |")
+    found = bands(images)
+    heads = [f"[{low:g}, {min(high, 1):g}{']' if high > 1 else ')'}" for low, high, _, _ in found]
+    lines += [
+        "",
+        "| certainty in | " + " | ".join(heads) + " |",
+        "|---|" + "---|" * len(found),
+        "| images | " + " | ".join(str(count) for _, _, count, _ in found) + " |",
+        "| mean MAE ÷ the set's | "
+        + " | ".join(f"{ratio:.2f}" if count else "—" for _, _, count, ratio in found)
+        + " |",
+    ]
     return "\n".join(lines)
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.triage import Scored, auc, below, edge_softness, fifth, figures, least_sure, share_of_error, spread
+from bench.triage import (
+    Scored,
+    auc,
+    bands,
+    below,
+    edge_softness,
+    fifth,
+    figures,
+    least_sure,
+    share_of_error,
+    spread,
+)
 
 
 def scored(errors: list[float], sure: list[float]) -> list[Scored]:
@@ -61,3 +72,12 @@ def test_spread_and_edge_softness():
     assert spread([hard]) == 0.0 and spread([hard, 1 - hard]) == 0.5
     assert edge_softness(hard) == 0.0
     assert edge_softness(np.where(hard > 0, 0.5, 0.0).astype(np.float32)) > 0.4  # a half-opaque subject: all soft
+
+
+def test_bands_hold_every_image_once_with_their_mean_error():
+    images = scored([0.4, 0.1, 0.3, 0.2, 0.0], [0.5, 0.95, 0.85, 0.99, 1.0])
+    found = bands(images)
+    assert sum(count for _, _, count, _ in found) == len(images)
+    by_low = {low: (count, ratio) for low, _, count, ratio in found}
+    assert by_low[0.0] == (1, pytest.approx(0.4 / 0.2)) and by_low[0.98] == (2, pytest.approx(0.1 / 0.2))
+    assert by_low[0.88] == (0, 0.0)
