@@ -92,7 +92,8 @@ def masks_that_ran(small: np.ndarray, primary: Memo, cascade: Memo, seg: Segment
 
 def spread(masks: list[np.ndarray]) -> float:
     """Mean per-pixel |mask − mean of the masks|: 0 where every mask that ran agrees (or only one ran)."""
-    stack = np.stack([cv2.resize(m, (320, 320), interpolation=cv2.INTER_LINEAR) for m in masks])
+    height, width = masks[0].shape
+    stack = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in masks])
     return float(np.abs(stack - stack.mean(axis=0)).mean())
 
 

@@ -40,7 +40,12 @@ class Entry:
     @property
     def unsure(self) -> bool:
         """Below the threshold: worth a person's look."""
-        return self.certainty < UNSURE_CERTAINTY
+        return is_unsure(self.certainty)
+
+
+def is_unsure(certainty: float) -> bool:
+    """Whether a cut-out this sure is worth a person's look (below UNSURE_CERTAINTY)."""
+    return certainty < UNSURE_CERTAINTY
 
 
 def data_uri(image: Image.Image) -> str:
@@ -79,7 +84,7 @@ class Review:
             before = Image.fromarray(decoding.decode(data, self.limits, fit=(THUMB_SIDE, THUMB_SIDE)).rgb)
             after = Image.open(io.BytesIO(result))
             self.entries.append(Entry(source, output, certainty, data_uri(before), data_uri(after)))
-        if certainty >= UNSURE_CERTAINTY:
+        if not is_unsure(certainty):
             return
         self.unsure += 1
         if self.unsure_dir is not None:

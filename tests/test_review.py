@@ -7,10 +7,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from PIL import Image
 
-from bgremover.processing import parse_options
+from bgremover.processing import Limits, parse_options
 from bgremover.processing.segment import UNSURE_CERTAINTY
-from bgremover.review import href
+from bgremover.review import Review, href
+from tests.conftest import encode_image
 from tests.page.test_upload_page import chromium  # noqa: F401 (fixture)
 from tests.test_cli import bgremover
 
@@ -75,6 +77,22 @@ def test_sheet_is_one_file_with_inline_pictures(reviewed):
 def test_href_is_relative_to_the_sheet_and_quoted(tmp_path):
     assert href(tmp_path / "out put" / "a#1.png", tmp_path / "review" / "sheet.html") == "../out%20put/a%231.png"
     assert href(tmp_path / "a.png", tmp_path / "sheet.html") == "a.png"
+
+
+def test_names_are_escaped_and_ties_keep_the_path_order(tmp_path):
+    """A file name is text on the sheet, never markup; equal certainties sort by source path."""
+    data = encode_image(Image.new("RGB", (320, 240), "red"), "PNG")
+    review = Review(tmp_path / "sheet.html", None, Limits())
+    hostile = '<img src=x onerror="alert(1)">.png'
+    for name in ("b.png", hostile, "a.png"):
+        (tmp_path / name).write_bytes(data)
+        review.add(tmp_path / name, data, tmp_path / name, data, 0.95)
+    review.write()
+    html = (tmp_path / "sheet.html").read_text()
+    escaped = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.png"
+    assert "<img src=x" not in html and f">{escaped}</a>" in html
+    positions = [html.index(f">{name}</a>") for name in (escaped, "a.png", "b.png")]  # "<" sorts before "a"
+    assert positions == sorted(positions) and review.unsure == 0
 
 
 def test_sheet_in_chromium_from_disk(reviewed, certainties, chromium):  # noqa: F811 (fixture)
