@@ -10,7 +10,7 @@ INT8_STAMP    := $(INT8_LIB)/.installed
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image wheel
+.PHONY: run test install dev checkov model quality triage bench soak lint clean image base-image test-image wheel
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -73,9 +73,14 @@ test: lint model checkov
 	$(BIN)/pytest --cov --cov-report=term -m "not image"
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
-## quality: MAE/IoU/SAD of each refinement level beside plain rembg (docs/quality.md)
+## quality: MAE/IoU/SAD of each refinement level beside plain rembg, then the triage figures (docs/quality.md)
 quality: model
 	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.triage
+
+## triage: how much of the error the cut-outs each signal is least sure of hold, per set (bench/triage.py)
+triage: model
+	$(BIN)/python -m bench.triage
 
 ## bench: throughput, latency, memory and cold start beside `rembg s` (writes BENCHMARKS.md)
 bench: model

@@ -70,11 +70,23 @@ def option_flags(command: Callable[..., None]) -> Callable[..., None]:
     show_default=True,
     help="Folder for the results",
 )
+@click.option(
+    "--review-sheet",
+    "sheet",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one self-contained HTML page of every cut-out beside its original, least sure first",
+)
+@click.option(
+    "--unsure-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Also copy each cut-out below certainty {UNSURE_CERTAINTY} and its original here, to fix by hand",
+)
 @option_flags
-def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
+def remove(paths: tuple[Path, ...], out_dir: Path, sheet: Path | None, unsure_dir: Path | None, **raw: object) -> None:
     """Remove the background of each image (folders are searched for images)."""
     from bgremover.models.registry import ModelRegistry
     from bgremover.processing import Engine, parse_options
+    from bgremover.review import Review
 
     settings = _settings()
     try:
@@ -92,28 +104,29 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
             registry.load(name)
     except (ModelUnavailable, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    engine = Engine(
-        registry,
-        settings.model_name,
-        Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels),
-        cascade,
-    )
+    limits = Limits(settings.min_image_side, settings.max_image_side, settings.max_image_pixels)
+    engine = Engine(registry, settings.model_name, limits, cascade)
+    review = Review(sheet, unsure_dir, limits)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     bar = tqdm(files, unit="img", disable=len(files) < 2, file=sys.stderr)
     for path in bar:
         try:
-            result = engine.process(path.read_bytes(), options)
+            data = path.read_bytes()
+            result = engine.process(data, options)
         except BgRemoverError as exc:
             failed += 1
+            review.fail(path, exc.message)
             tqdm.write(f"error: {path}: {exc.message}{f' ({exc.details})' if exc.details else ''}", sys.stderr)
             continue
         except OSError as exc:
             failed += 1
+            review.fail(path, f"cannot read ({exc.strerror})")
             tqdm.write(f"error: {path}: cannot read ({exc.strerror})", sys.stderr)
             continue
         target = out_dir / f"{path.stem}-no-bg.{result.extension}"
         target.write_bytes(result.data)
+        review.add(path, data, target, result.data, result.certainty)
         if len(files) == 1:
             click.echo(
                 f"{path} -> {target} ({result.width}x{result.height}, {result.size:,} bytes, "
@@ -121,7 +134,11 @@ def remove(paths: tuple[Path, ...], out_dir: Path, **raw: object) -> None:
             )
         elif result.certainty < UNSURE_CERTAINTY:
             tqdm.write(f"unsure: {path} (certainty {result.certainty:.2f}): worth a look", sys.stderr)
+    review.write()
     click.echo(f"{len(files) - failed} done, {failed} failed, results in {out_dir}", err=True)
+    if sheet or unsure_dir:
+        where = ", ".join(f"{what} {place}" for what, place in (("sheet", sheet), ("copies in", unsure_dir)) if place)
+        click.echo(f"{review.unsure} worth a look ({where})", err=True)
     sys.exit(1 if failed else 0)
 
 
