@@ -247,6 +247,7 @@ def fetch(names: tuple[str, ...], int8: bool | None) -> None:
     settings = _settings()
     asked = int8 is not None
     wanted = int8 if asked else _runs_int8(settings)
+    to_build: dict[str, Path] = {}
     for name in names or settings.model_names:
         try:
             path = provision(name, settings.u2net_home)
@@ -258,21 +259,26 @@ def fetch(names: tuple[str, ...], int8: bool | None) -> None:
             continue
         built = int8_file(name, settings.u2net_home)
         if built is None:
-            from bgremover.models.int8_build import build_int8, nncf_installed
+            to_build[name] = path
+        else:
+            click.echo(f"{name} int8: {built}")
+    if not to_build:
+        return
+    from bgremover.models.int8_build import build_all, nncf_installed
 
-            if not asked and not nncf_installed():
-                click.echo(
-                    f"{name}: no int8 build, so it runs bf16 or f32: building needs the int8 extra (`make model` "
-                    "installs it for the build; or pip install '.[int8]', then `bgremover models fetch`)",
-                    err=True,
-                )
-                continue
-            click.echo(f"{name}: building the int8 IR…", err=True)
-            try:
-                built = build_int8(name, path, settings.u2net_home)
-            except ModelUnavailable as exc:
-                raise click.ClickException(str(exc)) from None
-        click.echo(f"{name} int8: {built}")
+    if not asked and not nncf_installed():
+        click.echo(
+            f"{', '.join(to_build)}: no int8 build, so bf16 or f32 runs: building needs the int8 extra (`make model` "
+            "installs it for the build; or pip install '.[int8]', then `bgremover models fetch`)",
+            err=True,
+        )
+        return
+    click.echo(f"{', '.join(to_build)}: building the int8 IRs…", err=True)
+    try:
+        for name, built in build_all(to_build, settings.u2net_home).items():
+            click.echo(f"{name} int8: {built}")
+    except ModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @models.command("needs-int8")

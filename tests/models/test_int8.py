@@ -13,7 +13,7 @@ from bgremover.models import int8_build
 from bgremover.models.backends import Inference, openvino_capabilities
 from bgremover.models.catalog import CATALOG
 from bgremover.models.int8 import RECIPES, Int8Recipe, int8_dir, int8_file
-from bgremover.models.int8_build import build_int8, float_convolutions
+from bgremover.models.int8_build import build_all, build_int8, float_convolutions
 from bgremover.models.registry import ModelRegistry
 from bgremover.processing.decode import Limits, decode
 
@@ -82,13 +82,13 @@ def on_cpu(monkeypatch, flags: set[str]) -> None:
 
 
 def test_auto_runs_the_int8_build_on_a_vnni_cpu_and_the_float_precision_for_a_model_without_one(
-    built, monkeypatch, settings
+    built, monkeypatch, settings, tmp_path
 ):
-    home = built.parent.parent
-    big = home / "u2net.onnx"
-    if not big.exists():
-        big.symlink_to(settings.u2net_home.expanduser() / "u2net.onnx")
-    shutil.rmtree(int8_dir("u2net", home), ignore_errors=True)
+    home = tmp_path  # u2netp with its build, u2net without one
+    (home / "u2netp.onnx").symlink_to(built.parent.parent / "u2netp.onnx")
+    int8_dir("u2netp", home).symlink_to(built.parent)
+    (home / "u2net.onnx").symlink_to(settings.u2net_home.expanduser() / "u2net.onnx")
+    built = int8_dir("u2netp", home) / built.name
     on_cpu(monkeypatch, {"avx2", "avx512f", "avx512_vnni"})
     registry = ModelRegistry(home, 1, "auto", "auto")
     path, inference = registry.file_for("u2netp")
@@ -122,22 +122,40 @@ def test_int8_by_name_for_a_model_without_a_recipe_says_so(tmp_path, monkeypatch
 
 
 @pytest.fixture(scope="module")
-def built(settings, tmp_path_factory):
-    home = tmp_path_factory.mktemp("int8-home")
-    source = shutil.copy(settings.u2net_home.expanduser() / "u2netp.onnx", home / "u2netp.onnx")
-    xml = build_int8("u2netp", source, home)
-    assert int8_file("u2netp", home) == xml
-    return xml
+def builds(settings, tmp_path_factory) -> dict[str, object]:
+    """Real int8 builds in a scratch U2NET_HOME, side by side (`build_all`, as `models fetch` makes them); u2net's
+    is the one `make model` left in U2NET_HOME where the settings run int8 here, if it is there."""
+    home, source = tmp_path_factory.mktemp("int8-home"), settings.u2net_home.expanduser()
+    shutil.copy(source / "u2netp.onnx", home / "u2netp.onnx")
+    (home / "u2net.onnx").symlink_to(source / "u2net.onnx")
+    provisioned = int8_file("u2net", source)
+    wanted = {"u2netp": home / "u2netp.onnx"} | ({} if provisioned else {"u2net": home / "u2net.onnx"})
+    made = build_all(wanted, home)
+    for name, xml in made.items():
+        assert int8_file(name, home) == xml
+    return {"u2net": provisioned, **made}
 
 
-def test_u2netp_has_a_recipe_for_the_provisioned_file():
-    assert RECIPES["u2netp"].source_md5 == CATALOG["u2netp"].wheel.md5
+@pytest.fixture(scope="module")
+def built(builds):
+    return builds["u2netp"]
 
 
-def test_the_build_keeps_exactly_the_recipes_layers_in_f32(built):
+@pytest.fixture(scope="module")
+def built_u2net(builds):
+    return builds["u2net"]
+
+
+@pytest.mark.parametrize("name", ["u2netp", "u2net"])
+def test_each_recipe_is_for_the_provisioned_file(name):
+    assert RECIPES[name].source_md5 == CATALOG[name].wheel.md5
+
+
+def test_the_build_keeps_exactly_the_recipes_layers_in_f32(built, built_u2net):
     import openvino as ov
 
     assert float_convolutions(ov.Core().read_model(str(built))) == sorted(RECIPES["u2netp"].keep_f32)
+    assert float_convolutions(ov.Core().read_model(str(built_u2net))) == []  # u2net: every convolution int8
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +164,11 @@ def photos(data_dir):
     return np.stack([CATALOG["u2netp"].resize(decode(p.read_bytes(), Limits()).rgb) for p in paths])
 
 
-def test_int8_stays_close_to_f32_on_real_photos(settings, built, photos):
-    on_int8 = ModelRegistry(built.parent.parent, 1, "openvino", "int8").load("u2netp")
-    on_f32 = ModelRegistry(settings.u2net_home, 1, "openvino", "f32").load("u2netp")
+@pytest.mark.parametrize("name", ["u2netp", "u2net"])
+def test_int8_stays_close_to_f32_on_real_photos(settings, built, built_u2net, photos, name):
+    xml = {"u2netp": built, "u2net": built_u2net}[name]
+    on_int8 = ModelRegistry(xml.parent.parent, 1, "openvino", "int8").load(name)
+    on_f32 = ModelRegistry(settings.u2net_home, 1, "openvino", "f32").load(name)
     assert on_int8.describe()["precision"] == "int8" and on_f32.describe()["precision"] == "f32"
     diff = np.abs(on_int8.predict(photos) - on_f32.predict(photos)).mean(axis=(1, 2))
     # bench/INT8.md: mean |Δ| 0.003-0.008 per set against f32; this allows about 2.5× that, and 6× on any one photo
@@ -156,8 +176,10 @@ def test_int8_stays_close_to_f32_on_real_photos(settings, built, photos):
     assert diff.mean() > 0.0  # it is another model, not the f32 file loaded twice
 
 
-def test_calibration_is_six_views_of_each_bundled_photo_as_the_model_takes_them():
-    tensors = int8_build.calibration_tensors("u2netp")
-    assert len(tensors) == 6 * 8  # 7 photos, the stereo pair counted twice
+@pytest.mark.parametrize("name,views", [("u2netp", 6), ("u2net", 2)])
+def test_calibration_is_the_recipes_views_of_each_bundled_photo_as_the_model_takes_them(name, views):
+    assert RECIPES[name].views == views
+    tensors = int8_build.calibration_tensors(name, views)
+    assert len(tensors) == views * 8  # 7 photos, the stereo pair counted twice
     assert all(t.shape == (1, 3, 320, 320) and t.dtype == np.float32 for t in tensors)
     assert len({t.tobytes() for t in tensors}) == len(tensors)  # no view repeated
