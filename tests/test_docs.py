@@ -150,7 +150,12 @@ def test_every_test_and_file_the_pages_name_exists():
         body = page.read_text(encoding="utf-8")
         missing += [f"{page.name}: {n}" for n in re.findall(r"`(test_\w+)`", body) if f"def {n}(" not in tests]
         modules = re.findall(r"python -m (bench\.\w+)", body)
-        missing += [f"{page.name}: {m}" for m in modules if not (ROOT / (m.replace(".", "/") + ".py")).exists()]
+        runnable = ("{}.py", "{}/__main__.py")  # a module, or a package with a command line
+        missing += [
+            f"{page.name}: {m}"
+            for m in modules
+            if not any((ROOT / form.format(m.replace(".", "/"))).exists() for form in runnable)
+        ]
         for path in re.findall(r"`((?:bgremover|bench|tests|deploy|nginx|templates|static)/[\w./-]*\w)`", body):
             if not (ROOT / path).exists() and not (ROOT / "bgremover" / path).exists():
                 missing.append(f"{page.name}: {path}")

@@ -1,8 +1,10 @@
-"""The soak's judgement: which 5xx and broken answers a killed worker explains (bench/soak.py, `attribute`)."""
+"""The soak's judgement: which 5xx and broken answers a killed worker explains (bench/soak/report.py, `attribute`)."""
 
 from __future__ import annotations
 
-from bench.soak import BATCH, NATIVE, REMOVEBG, Kill, Outcome, attribute
+from bench.soak.faults import Kill
+from bench.soak.report import attribute
+from bench.soak.traffic import BATCH, NATIVE, REMOVEBG, Outcome
 
 KILL = Kill(at=100.0, done=100.01, pid=4242, held=["127.0.0.1:50000"])
 
