@@ -173,10 +173,11 @@ def serve(**given: str | int | None) -> None:
 @main.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx: click.Context) -> None:
-    """List the models bgremover can use, whether each is present, its licence, and the backend that would run them."""
+    """List the models bgremover can use, whether each is present, its licence, and the backend that would run them;
+    then rembg's other sessions, why this server does not run them, and their licences."""
     if ctx.invoked_subcommand is not None:
         return
-    from bgremover.models.catalog import CATALOG
+    from bgremover.models.catalog import CATALOG, UNSERVED
     from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import model_file
     from bgremover.models.registry import ModelRegistry
@@ -193,6 +194,10 @@ def models(ctx: click.Context) -> None:
             state += ", int8 build " + ("present" if int8_file(name, settings.u2net_home) else "missing")
         click.echo(f"  {name:24s} {state}{roles.get(name, '')}")
         click.echo(f"  {'':24s} licence {CATALOG[name].licence}")
+    click.echo("rembg sessions not served here:")
+    for name, unserved in UNSERVED.items():
+        click.echo(f"  {name:24s} {unserved.reason}")
+        click.echo(f"  {'':24s} licence {unserved.licence}")
     registry = ModelRegistry.from_settings(settings)
     try:
         inference = registry.inference

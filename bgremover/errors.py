@@ -118,6 +118,22 @@ class ModelNotReady(BgRemoverError):
     hint = "Retry in a few seconds"
 
 
+class ModelLicenceNotAccepted(BgRemoverError):
+    """The request names a model whose licence allows no commercial use, and this server has not accepted it."""
+
+    status, code = 403, "model_licence_not_accepted"
+    message = "This model's licence has not been accepted on this server"
+    hint = "Pick another model, or ask the operator to accept its terms with ACCEPT_NONCOMMERCIAL_MODELS=true"
+
+
+class ModelNotServed(BgRemoverError):
+    """The request names a session rembg has that this server never runs (a custom file, prompts, a remote API)."""
+
+    status, code = 400, "model_not_served"
+    message = "This model is not served here"
+    hint = "Pick a model this server loads (MODEL_NAME or MODELS)"
+
+
 class ModelUnavailable(Exception):
     """A model file is missing or corrupt and cannot be obtained: a start-up error, not a request error."""
 

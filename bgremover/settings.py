@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         "u2net",
         description="Model that re-decides where MODEL_NAME is unsure (standard, high); none: MODEL_NAME alone",
     )
+    accept_noncommercial_models: bool = Field(
+        False, description="Load models whose licence allows no commercial use without an agreement (bria-rmbg)"
+    )
     u2net_home: Path = Field(Path("~/.u2net"), description="Directory holding the model files")
     max_content_length: int = Field(16 * MiB, ge=1024, description="Largest request body in bytes")
     min_image_side: int = Field(50, ge=1, description="Smallest accepted image side in pixels")

@@ -100,13 +100,16 @@ def test_models_lists_what_is_in_u2net_home_and_each_ones_role(tmp_path, setting
 
 
 def test_models_prints_each_ones_licence_under_it(tmp_path):
-    from bgremover.models.catalog import CATALOG
+    from bgremover.models.catalog import CATALOG, UNSERVED
 
     done = bgremover("models", env={"U2NET_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     printed = dict(re.findall(r"^  (\S+) +.*\n {27}licence (.+)$", done.stdout, re.M))
-    assert printed == {name: str(spec.licence) for name, spec in CATALOG.items()}
+    assert printed == {name: str(row.licence) for name, row in {**CATALOG, **UNSERVED}.items()}
     assert printed["silueta"].startswith("unknown, see https://")
+    assert "ACCEPT_NONCOMMERCIAL_MODELS" in printed["bria-rmbg"]
+    served_after = done.stdout.split("not served here:")[1]
+    assert "withoutbg" in served_after and "bria-rmbg" not in served_after
 
 
 def test_models_says_which_backend_precision_and_threads_would_run(settings):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bgremover.models.catalog import CATALOG
+from bgremover.models.catalog import CATALOG, UNSERVED, Licence
 from bgremover.processing.options import OPTIONS
 from bgremover.processing.presets import PRESETS
 from bgremover.settings import Settings, setting_name
@@ -58,10 +58,19 @@ def presets_table() -> str:
     return "\n".join(rows)
 
 
+def commercial(licence: Licence) -> str:
+    """Whether the licence lets a deployment serve the model commercially, as the catalog knows it."""
+    if licence.noncommercial:
+        return "no: needs a separate agreement (`ACCEPT_NONCOMMERCIAL_MODELS`)"
+    return "unknown" if licence.name == "unknown" else "yes"
+
+
 def licences_table() -> str:
-    """The licence table of docs/models.md, as the model catalog declares it."""
-    rows = ["| model | licence | source |", "|---|---|---|"]
-    rows += [f"| `{name}` | {spec.licence.name} | {spec.licence.source} |" for name, spec in CATALOG.items()]
+    """The licence table of docs/models.md, as the model catalog declares it (rembg's unserved sessions too)."""
+    rows = ["| model | licence | commercial use | source | served here |", "|---|---|---|---|---|"]
+    for name, row in {**CATALOG, **UNSERVED}.items():
+        served = f"no: {UNSERVED[name].reason}" if name in UNSERVED else "yes"
+        rows.append(f"| `{name}` | {row.licence.name} | {commercial(row.licence)} | {row.licence.source} | {served} |")
     return "\n".join(rows)
 
 

@@ -122,3 +122,12 @@ def test_the_cascade_model_can_be_turned_off_and_must_differ_from_the_primary(mo
     monkeypatch.setenv("CASCADE_MODEL", "u2netp")
     with pytest.raises(SettingsError, match="CASCADE_MODEL must differ from MODEL_NAME"):
         load_settings(_env_file=None)
+
+
+def test_the_setting_that_accepts_non_commercial_terms_is_off_by_default(monkeypatch):
+    assert load_settings(_env_file=None).accept_noncommercial_models is False
+    monkeypatch.setenv("ACCEPT_NONCOMMERCIAL_MODELS", "true")
+    assert load_settings(_env_file=None).accept_noncommercial_models is True
+    monkeypatch.setenv("ACCEPT_NONCOMMERCIAL_MODELS", "maybe")
+    with pytest.raises(SettingsError, match="Invalid setting ACCEPT_NONCOMMERCIAL_MODELS"):
+        load_settings(_env_file=None)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bgremover.compat.fields import Field, invalid, number_or_flag, text
+from bgremover.errors import ModelLicenceNotAccepted, ModelNotServed
+from bgremover.models.catalog import UNSERVED, unaccepted_terms
 from bgremover.processing.job import Job as EngineJob
 from bgremover.processing.matting import BandMatting
 from bgremover.processing.options import OPTIONS, Options, parse_name
@@ -54,6 +56,15 @@ def parse_bgc(value: str) -> tuple[int, int, int, int]:
         raise invalid("bgc", "four integers 0-255 as 'r,g,b,a'", value)
     r, g, b, a = (int(part) for part in match.groups())
     return r, g, b, a
+
+
+def check_model(name: str, *, accept_noncommercial: bool) -> None:
+    """Refuse a model rembg knows but this server does not run, or whose licence has not been accepted here."""
+    if name in UNSERVED:
+        raise ModelNotServed(details=f"'{name}' {UNSERVED[name].reason}")
+    terms = unaccepted_terms(name)
+    if terms and not accept_noncommercial:
+        raise ModelLicenceNotAccepted(details=terms)
 
 
 def parse(raw: Mapping[str, object], *, default_model: str) -> Job:

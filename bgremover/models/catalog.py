@@ -34,9 +34,11 @@ class Licence:
 
     name: str  # an SPDX identifier, or "unknown" where the source states none
     source: str
+    noncommercial: bool = False  # its terms forbid commercial use without a separate agreement
 
     def __str__(self) -> str:
-        return f"{self.name}, see {self.source}"
+        terms = " (non-commercial: ACCEPT_NONCOMMERCIAL_MODELS)" if self.noncommercial else ""
+        return f"{self.name}{terms}, see {self.source}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ SILUETA = Licence("unknown", "https://github.com/xuebinqin/U-2-Net/issues/295") 
 ISNET = Licence("Apache-2.0", "https://github.com/xuebinqin/DIS")
 ISNET_ANIME = Licence("Apache-2.0", "https://github.com/SkyTNT/anime-segmentation")
 BIREFNET = Licence("MIT", "https://github.com/ZhengPeng7/BiRefNet")
+# RMBG-2.0's model card: CC BY-NC 4.0, commercial use only under a paid agreement with BRIA.
+BRIA_RMBG = Licence("CC-BY-NC-4.0", "https://huggingface.co/briaai/RMBG-2.0", noncommercial=True)
+SAM = Licence("Apache-2.0", "https://github.com/facebookresearch/segment-anything")
+CLOTH_SEG = Licence("MIT", "https://github.com/levindabhi/cloth-segmentation")  # declared in its README
+CALLERS_FILE = Licence("unknown", "https://github.com/danielgatis/rembg")  # the caller's own file: its own terms
+WITHOUTBG = Licence("unknown", "https://withoutbg.com")  # a paid remote service: its terms of use
+ATLASCLOUD = Licence("unknown", "https://www.atlascloud.ai")  # likewise
 
 CATALOG: dict[str, ModelSpec] = {
     "u2netp": ModelSpec(320, *IMAGENET, wheel=U2NETP_WHEEL, licence=U2NET),
@@ -101,4 +110,51 @@ CATALOG: dict[str, ModelSpec] = {
     "birefnet-dis": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
     "birefnet-hrsod": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
     "birefnet-massive": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "birefnet-cod": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    # birefnet-general's weights in float16 (inputs and outputs stay float32): rembg converts the file on fetch
+    "birefnet-general-fp16": ModelSpec(1024, *IMAGENET, sigmoid=True, licence=BIREFNET),
+    "bria-rmbg": ModelSpec(1024, *IMAGENET, licence=BRIA_RMBG),
 }
+
+
+@dataclass(frozen=True)
+class Unserved:
+    """A session rembg registers that bgremover does not run: why not, and the licence of what it would run."""
+
+    reason: str
+    licence: Licence
+
+
+CUSTOM = "loads a model file the caller names (model_path); this server opens no path a request names"
+REMOTE = "sends each image to a paid remote service with an API key; this server keeps images on the machine"
+
+UNSERVED: dict[str, Unserved] = {
+    "u2net_custom": Unserved(CUSTOM, CALLERS_FILE),
+    "dis_custom": Unserved(CUSTOM, CALLERS_FILE),
+    "ben_custom": Unserved(CUSTOM, CALLERS_FILE),
+    "sam": Unserved("segments what point or box prompts name, not the whole image's subject", SAM),
+    "u2net_cloth_seg": Unserved("gives three garment masks (upper, lower, full body), not one subject", CLOTH_SEG),
+    "withoutbg": Unserved(REMOTE, WITHOUTBG),
+    "atlascloud": Unserved(REMOTE, ATLASCLOUD),
+}
+
+
+ACCEPT_SETTING = "ACCEPT_NONCOMMERCIAL_MODELS"
+
+
+def unaccepted_terms(name: str) -> str | None:
+    """What a model's licence withholds until ACCEPT_NONCOMMERCIAL_MODELS accepts its terms; None if nothing."""
+    licence = licence_of(name)
+    if licence is None or not licence.noncommercial:
+        return None
+    return (
+        f"Model '{name}' comes under {licence.name}, which allows no commercial use without a separate agreement "
+        f"(see {licence.source})"
+    )
+
+
+def licence_of(name: str) -> Licence | None:
+    """The licence of a model rembg knows, served here or not; None for a name rembg does not register."""
+    if name in CATALOG:
+        return CATALOG[name].licence
+    return UNSERVED[name].licence if name in UNSERVED else None

@@ -130,6 +130,8 @@ def _download_with_rembg(name: str, home: Path) -> Path:
         raise ModelUnavailable(f"'{name}' is not a rembg model; see `bgremover models`")
     try:
         return Path(session_class.download_models())
+    except ImportError as exc:  # birefnet-general-fp16 converts birefnet-general with packages rembg leaves out
+        raise ModelUnavailable(f"Could not make model '{name}': {exc}") from exc
     except Exception as exc:  # network errors come in many types from pooch/requests
         raise ModelUnavailable(
             f"Could not download model '{name}' ({type(exc).__name__}); this machine may have no "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bgremover.errors import ModelNotReady, ModelUnavailable
 from bgremover.models.backends import Inference, create_runner, resolve
-from bgremover.models.catalog import CATALOG
+from bgremover.models.catalog import ACCEPT_SETTING, CATALOG, UNSERVED, unaccepted_terms
 from bgremover.models.int8 import RECIPES, int8_file
 from bgremover.models.ir import fp16_file
 from bgremover.models.provision import model_file, verify
@@ -35,13 +35,17 @@ class ModelRegistry:
         self._inference: Inference | None = None
         self._models: dict[str, Segmenter] = {}
         self.load_seconds: dict[str, float] = {}
+        self.accept_noncommercial = False  # ACCEPT_NONCOMMERCIAL_MODELS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistry:
-        """An empty registry for U2NET_HOME, MODEL_THREADS, INFERENCE_BACKEND and INFERENCE_PRECISION."""
-        return cls(
+        """An empty registry for U2NET_HOME, MODEL_THREADS, INFERENCE_BACKEND, INFERENCE_PRECISION and
+        ACCEPT_NONCOMMERCIAL_MODELS."""
+        registry = cls(
             settings.u2net_home, settings.model_threads, settings.inference_backend, settings.inference_precision
         )
+        registry.accept_noncommercial = settings.accept_noncommercial_models
+        return registry
 
     @property
     def inference(self) -> Inference:
@@ -57,6 +61,11 @@ class ModelRegistry:
 
     def locate(self, name: str) -> Path:
         """The model's checked file, or ModelUnavailable saying exactly what is missing and how to fix it."""
+        if name in UNSERVED:
+            raise ModelUnavailable(f"Model '{name}' is not served here: it {UNSERVED[name].reason}")
+        terms = unaccepted_terms(name)
+        if terms and not self.accept_noncommercial:
+            raise ModelUnavailable(f"{terms}; set {ACCEPT_SETTING}=true to accept its terms, or choose another model")
         if name not in CATALOG:
             known = ", ".join(sorted(CATALOG))
             raise ModelUnavailable(f"Model '{name}' is not supported (MODEL_NAME/MODELS); choose one of: {known}")

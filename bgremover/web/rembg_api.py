@@ -24,9 +24,13 @@ def error_shape(status: int, body: dict[str, str]) -> tuple[int, object]:
 
 
 def _job() -> rembg.Job:
-    """rembg's fields, from the form first, then the query string (where rembg reads bgc and extras)."""
+    """rembg's fields, from the form first, then the query string (where rembg reads bgc and extras); a model
+    not served here, or one whose licence the server has not accepted, is refused before any work."""
     raw = {**request.args.to_dict(), **request.form.to_dict()}
-    return rembg.parse(raw, default_model=services().settings.model_name)
+    settings = services().settings
+    job = rembg.parse(raw, default_model=settings.model_name)
+    rembg.check_model(str(job.options.model), accept_noncommercial=settings.accept_noncommercial_models)
+    return job
 
 
 def _remove(job: rembg.Job, data: bytes) -> Response:

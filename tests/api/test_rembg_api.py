@@ -96,6 +96,30 @@ def test_bad_fields_are_fastapi_shaped_errors(client, photo_bytes, fields, statu
     assert body["request_id"] == response.headers["X-Request-ID"]
 
 
+@pytest.mark.parametrize(
+    "model,status,code,detail",
+    [
+        ("bria-rmbg", 403, "model_licence_not_accepted", "This model's licence has not been accepted on this server"),
+        ("withoutbg", 400, "model_not_served", "This model is not served here ('withoutbg' sends each image"),
+        ("sam", 400, "model_not_served", "This model is not served here ('sam' segments what point or box"),
+    ],
+)
+def test_a_model_rembg_knows_but_this_server_refuses_says_why(client, photo_bytes, model, status, code, detail):
+    for response in (
+        post(client, photo_bytes, model=model),
+        client.get(f"{URL}?url=http://x.test/a.png&model={model}"),
+    ):
+        body = response.get_json()
+        assert response.status_code == status and body["code"] == code and body["detail"].startswith(detail), body
+    assert "CC-BY-NC-4.0" in post(client, photo_bytes, model="bria-rmbg").get_json()["detail"]
+
+
+def test_bria_rmbg_accepted_is_an_ordinary_model_this_server_did_not_load(make_app, photo_bytes):
+    client = make_app(rate_limit_rembg_per_hour=1000, accept_noncommercial_models=True).test_client()
+    response = post(client, photo_bytes, model="bria-rmbg")
+    assert response.status_code == 503 and response.get_json()["code"] == "model_not_ready"
+
+
 def test_input_errors(client):
     missing = client.post(URL, data={"a": "false"})
     assert missing.status_code == 400 and missing.get_json()["detail"] == "Missing parameter 'file'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -146,3 +147,14 @@ def test_rembg_own_new_session_loads_the_provisioned_file_offline(settings, name
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[1, 3, 320, 320]" in done.stdout
+
+
+def test_birefnet_fp16_without_its_converter_names_what_rembg_needs(tmp_path, monkeypatch):
+    """rembg makes birefnet-general-fp16 from birefnet-general with onnx and onnxconverter-common, which it
+    does not install: the fetch says so before downloading anything."""
+    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxconverter_common"):
+        pytest.skip("onnx and onnxconverter-common are installed: the fetch would download birefnet-general")
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path))  # rembg's downloader is pointed there: restored afterwards
+    with pytest.raises(ModelUnavailable, match=r"Could not make model 'birefnet-general-fp16': .*onnxconverter-common"):
+        provision("birefnet-general-fp16", tmp_path)
+    assert not list(tmp_path.rglob("*.onnx"))

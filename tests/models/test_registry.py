@@ -1,11 +1,18 @@
-"""The model registry: models with explicit, non-spinning threads on either backend (real u2netp)."""
+"""The model registry: models with explicit, non-spinning threads on either backend (real u2netp); the models it
+refuses to load, and why."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
+
+from bgremover.errors import ModelUnavailable
+from bgremover.models.catalog import UNSERVED
+from bgremover.models.registry import ModelRegistry
+from bgremover.settings import load_settings
 
 # In a fresh process: the threads a loaded model adds, and the CPU its process burns while idle after a run.
 THREAD_PROBE = """
@@ -49,3 +56,22 @@ def test_openvino_threads_are_bounded_and_sleep_when_idle(settings, threads):
     added, idle_cpu = probe(settings, threads, "openvino")
     assert 1 <= added <= threads + 1  # measured: threads + 1 (its thread pool and one of OpenVINO's own)
     assert idle_cpu < 0.01
+
+
+def test_a_non_commercial_model_is_refused_until_its_terms_are_accepted(tmp_path):
+    """bria-rmbg's licence (CC BY-NC 4.0) stops the start naming the setting; accepted, the missing file is named."""
+    refused = ModelRegistry.from_settings(load_settings(_env_file=None, u2net_home=tmp_path))
+    with pytest.raises(ModelUnavailable, match=r"CC-BY-NC-4.0.*set ACCEPT_NONCOMMERCIAL_MODELS=true"):
+        refused.load("bria-rmbg")
+    accepted = load_settings(_env_file=None, u2net_home=tmp_path, accept_noncommercial_models=True)
+    with pytest.raises(ModelUnavailable, match=r"not in .*Run `bgremover models fetch bria-rmbg`"):
+        ModelRegistry.from_settings(accepted).load("bria-rmbg")
+    with pytest.raises(ModelUnavailable, match=r"not in .*Run `bgremover models fetch birefnet-general`"):
+        refused.load("birefnet-general")  # MIT: no terms to accept
+
+
+@pytest.mark.parametrize("name", ["withoutbg", "sam", "u2net_custom"])
+def test_a_rembg_session_not_served_here_says_why(tmp_path, name):
+    said = re.escape(f"Model '{name}' is not served here: it {UNSERVED[name].reason}")
+    with pytest.raises(ModelUnavailable, match=said):
+        ModelRegistry(tmp_path).load(name)

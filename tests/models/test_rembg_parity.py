@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from rembg.sessions import sessions as rembg_sessions
 
-from bgremover.models.catalog import CATALOG
+from bgremover.models.catalog import CATALOG, UNSERVED
 from bgremover.models.session import Segmenter
 
 
@@ -74,7 +74,7 @@ def test_same_output_gives_rembgs_mask(name):
     assert (scaled >= their_mask - 1e-3).all() and (scaled < their_mask + 1 + 1e-3).all()
 
 
-@pytest.mark.parametrize("name", ["u2netp", "isnet-general-use", "birefnet-general"])
+@pytest.mark.parametrize("name", ["u2netp", "isnet-general-use", "birefnet-general", "bria-rmbg"])
 def test_an_image_of_another_size_reaches_the_model_as_rembg_resizes_it(name):
     spec = CATALOG[name]
     rgb = np.random.default_rng(3).integers(0, 256, (300, 450, 3), dtype=np.uint8)
@@ -85,5 +85,6 @@ def test_an_image_of_another_size_reaches_the_model_as_rembg_resizes_it(name):
     np.testing.assert_allclose(our_inner.inputs[0], their_inner.inputs[0], atol=1e-5)
 
 
-def test_every_row_names_a_rembg_session():
+def test_every_row_names_a_rembg_session_and_every_other_session_is_named_unserved():
     assert set(CATALOG) <= set(rembg_sessions)
+    assert set(rembg_sessions) - set(CATALOG) == set(UNSERVED)
