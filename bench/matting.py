@@ -62,7 +62,7 @@ def main() -> None:
                 rows[key].append((sad, mae, seconds))
     print(
         f"alphamatting-train-lowres ({len(found)} images), af={af} ab={ab} ae={ae}, `{settings.model_name}`, "
-        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}\n"
+        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.precision_label()}\n"
     )
     print("| method | SAD ↓ | MAE ↓ | s/image |\n|---|---|---|---|")
     for key, values in rows.items():

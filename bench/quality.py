@@ -159,20 +159,19 @@ def main() -> None:
     settings = load_settings()
     cv2.setNumThreads(1)
     registry = ModelRegistry.from_settings(settings)
-    registries = {registry.inference.precision: registry}
-    if "f32" not in registries:  # the reference precision, on the same backend and threads
-        registries["f32"] = ModelRegistry(
-            settings.u2net_home, settings.model_threads, registry.inference.backend, "f32"
-        )
     cascade = settings.cascade_model
-    models: Models = {
-        precision: (reg.load(settings.model_name), reg.load(cascade) if cascade else None)
-        for precision, reg in registries.items()
-    }
+    # keyed by what runs: `auto` may run int8 builds for some models and bf16 or f32 for others
+    models: Models = {}
+    reference = ModelRegistry(settings.u2net_home, settings.model_threads, registry.inference.backend, "f32")
+    for reg in (registry, reference):  # f32 is the reference, unless `auto` runs it already
+        if reg is reference and "f32" in models:
+            break
+        loaded = (reg.load(settings.model_name), reg.load(cascade) if cascade else None)
+        models[reg.precision_label()] = loaded
     limits = Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Quality, `{settings.model_name}` → `{cascade}`, {date.today()}, {describe()}, "
-        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.inference.precision}",
+        f"MODEL_THREADS={settings.model_threads}, {registry.inference.backend} {registry.precision_label()}",
         "",
         "Command: `make quality`",
         "",

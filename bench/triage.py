@@ -263,14 +263,13 @@ def main() -> None:
     registry = ModelRegistry.from_settings(settings)
     if not settings.cascade_model:
         parser.error("the triage figures are of the default cascade: set CASCADE_MODEL")
-    tag = f"{registry.inference.backend}-{registry.inference.precision}"
-    primary, cascade = (
-        Memo(registry.load(name), MEMO / tag / name) for name in (settings.model_name, settings.cascade_model)
-    )
+    loaded = [registry.load(name) for name in (settings.model_name, settings.cascade_model)]
+    tag = f"{registry.inference.backend}-{registry.precision_label().replace(', ', '+').replace(' ', '-')}"
+    primary, cascade = (Memo(model, MEMO / tag / model.name) for model in loaded)
     limits = decoding.Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [
         f"### Triage, `refine={LEVEL}`, `{settings.model_name}` → `{settings.cascade_model}`, {date.today()}, "
-        f"{describe()}, {registry.inference.backend} {registry.inference.precision}",
+        f"{describe()}, {registry.inference.backend} {registry.precision_label()}",
         "",
         "Command: `make triage`",
         "",

@@ -135,6 +135,13 @@ class ModelRegistry:
         )
         return segmenter
 
+    def precision_label(self) -> str:
+        """The loaded models' precision: one name, or each model's where they differ ("u2netp int8, u2net bf16")."""
+        runs = {name: str(model.describe()["precision"]) for name, model in self._models.items()}
+        if len(set(runs.values())) == 1:
+            return next(iter(runs.values()))
+        return ", ".join(f"{name} {precision}" for name, precision in runs.items()) or self.inference.precision
+
     def describe(self) -> dict[str, dict[str, object]]:
         """Backend, precision and threads of each loaded model."""
         return {name: model.describe() for name, model in self._models.items()}

@@ -96,6 +96,11 @@ def test_auto_runs_the_int8_build_on_a_vnni_cpu_and_the_float_precision_for_a_mo
     path, inference = registry.file_for("u2net")  # no build here: bf16 (its fp16 IR, if any) or f32
     assert path.suffix in (".onnx", ".xml") and "int8" not in path.name
     assert inference == Inference("openvino", "bf16" if HAS_BF16 else "f32")
+    registry.load("u2netp")
+    assert registry.precision_label() == "int8"
+    registry.load("u2net")
+    assert registry.precision_label() == f"u2netp int8, u2net {inference.precision}"
+    assert registry.describe()["u2netp"]["precision"] == "int8"
 
 
 def test_auto_never_runs_int8_without_vnni_even_where_the_build_is_there(built, monkeypatch):
