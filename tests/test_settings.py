@@ -103,3 +103,19 @@ def test_the_cascade_model_can_be_turned_off_and_must_differ_from_the_primary(mo
     monkeypatch.setenv("CASCADE_MODEL", "u2netp")
     with pytest.raises(SettingsError, match="CASCADE_MODEL must differ from MODEL_NAME"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("env", "threads"),
+    [
+        ({"MODEL_THREADS": "2", "WORKER_THREADS": "4"}, 1),  # the defaults on two cores: one each
+        ({"MODEL_THREADS": "8", "WORKER_THREADS": "2"}, 4),
+        ({"MODEL_THREADS": "1", "WORKER_THREADS": "1"}, 1),
+        ({"MODEL_THREADS": "8", "WORKER_THREADS": "2", "MATTING_THREADS": "3"}, 3),  # set: it wins
+        ({"MODEL_THREADS": "8", "WORKER_THREADS": "2", "MATTING_THREADS": ""}, 4),  # empty is unset
+    ],
+)
+def test_the_matting_solver_gets_a_request_threads_share_of_the_model_threads(monkeypatch, env, threads):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert load_settings(_env_file=None).solver_threads == threads
