@@ -172,3 +172,12 @@ def test_the_solve_starts_no_thread_of_its_own():
     assert done.returncode == 0, done.stderr
     before, after = map(int, done.stdout.split())
     assert after == before
+
+
+def test_the_deadline_still_stops_a_bounded_solve_between_iterations():
+    from bgremover.errors import ProcessingTimeout
+    from bgremover.processing.deadline import Deadline, running
+
+    rgb, alpha = nearly_all_unknown()
+    with running(Deadline(0.0)), pytest.raises(ProcessingTimeout):
+        matting.band_matte(rgb, alpha, 240, 10, 0)
