@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bgremover.apikeys import KeyStore
 from bgremover.models.registry import ModelRegistry
-from bgremover.processing import Engine, Limits
+from bgremover.processing import Engine, Limits, matting
 from bgremover.resources import resource
 from bgremover.settings import Settings, load_settings
 from bgremover.web import api, errors, observability, ops, pages, rembg_api, removebg, services
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         for name in settings.model_names:
             registry.load(name)  # each model is warmed as it loads
     engine = Engine(registry, settings.model_name, limits, settings.cascade_model)
+    matting.solver_threads.configure(settings.solver_threads)
     services.init_app(app, services.Services(settings, registry, engine, keys))
 
     observability.init_app(app)  # first: request ids exist before the limiter can refuse a request

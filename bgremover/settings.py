@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("model_threads", "ort_threads"),  # ORT_THREADS: the old name; this one wins
         description="Model threads per worker, for either backend; wins over its old name ORT_THREADS",
     )
+    matting_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads of rembg's matting solver (BLAS); unset: MODEL_THREADS ÷ WORKER_THREADS, at least 1",
+    )
     inference_backend: Literal["auto", Backend] = Field(
         "auto", description="Runs the model: auto picks OpenVINO when installed, else onnxruntime"
     )
@@ -183,6 +189,7 @@ class Settings(BaseSettings):
         "log_file",
         "image_url_ca_bundle",
         "api_keys_file",
+        "matting_threads",
         mode="before",
     )
     @classmethod
@@ -215,6 +222,11 @@ class Settings(BaseSettings):
     def api_keys_enabled(self) -> bool:
         """API keys are required (or, with PAGE_PUBLIC, honoured) once API_KEYS_FILE or API_KEYS is set."""
         return self.api_keys_file is not None or bool(self.api_keys)
+
+    @property
+    def solver_threads(self) -> int:
+        """MATTING_THREADS, or the share of the worker's model threads that one of its request threads has."""
+        return self.matting_threads or max(1, self.model_threads // self.worker_threads)
 
     @property
     def limiter_storage_uri(self) -> str:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from bgremover.apikeys import KeyFileError
+from bgremover.processing import matting
 from tests.conftest import encode_image
 
 
@@ -26,6 +27,12 @@ def test_the_image_limits_reach_the_engine(make_app):
         assert r.status_code == 422 and r.get_json()["code"] == code, (size, r.get_json())
     default = make_app().test_client().post("/remove-background-preview", data={"file": (_png(60, 300), "a.png")})
     assert default.status_code == 200  # 60 px is above the default minimum side (50)
+
+
+def test_the_matting_threads_reach_the_solver(make_app, monkeypatch):
+    monkeypatch.setattr(matting, "solver_threads", matting.SolverThreads())
+    make_app(model_threads=6, worker_threads=2)
+    assert matting.solver_threads.threads == 3
 
 
 def test_values_only_their_user_judges_stop_the_factory(make_app, tmp_path):

@@ -105,6 +105,21 @@ def test_the_endpoint_table_lists_every_route_and_no_other(app):
     assert documented == served, f"only in the docs: {documented - served}; only in the code: {served - documented}"
 
 
+def test_the_matting_bounds_are_the_codes():
+    """docs/dropins.md states the bounds processing/matting.py declares."""
+    from bgremover.processing import matting
+
+    section = " ".join(text("dropins.md").split())
+    stated = [
+        f"more than {matting.MAX_SOLVE_PIXELS // 1_000_000} MP",
+        f"more than {matting.MAX_UNKNOWN_PIXELS:,} unknown pixels",
+        f"than {matting.MAX_DEEP_PIXELS:,} that lie over {matting.DEEP} px",
+        f"at most {matting.FILL_PER_PIXEL} entries per unknown pixel",
+        f"at most {matting.MAX_ITERATIONS} iterations",
+    ]
+    assert [phrase for phrase in stated if phrase not in section] == []
+
+
 def test_the_env_sample_calls_ort_threads_the_old_name():
     sample = (ROOT / ".env.sample").read_text()
     assert "ORT_THREADS is its old name" in sample and not re.search(r"^ORT_THREADS=", sample, re.M)

@@ -131,3 +131,19 @@ def test_the_setting_that_accepts_non_commercial_terms_is_off_by_default(monkeyp
     monkeypatch.setenv("ACCEPT_NONCOMMERCIAL_MODELS", "maybe")
     with pytest.raises(SettingsError, match="Invalid setting ACCEPT_NONCOMMERCIAL_MODELS"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("env", "threads"),
+    [
+        ({"MODEL_THREADS": "2", "WORKER_THREADS": "4"}, 1),  # the defaults on two cores: one each
+        ({"MODEL_THREADS": "8", "WORKER_THREADS": "2"}, 4),
+        ({"MODEL_THREADS": "1", "WORKER_THREADS": "1"}, 1),
+        ({"MODEL_THREADS": "8", "WORKER_THREADS": "2", "MATTING_THREADS": "3"}, 3),  # set: it wins
+        ({"MODEL_THREADS": "8", "WORKER_THREADS": "2", "MATTING_THREADS": ""}, 4),  # empty is unset
+    ],
+)
+def test_the_matting_solver_gets_a_request_threads_share_of_the_model_threads(monkeypatch, env, threads):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert load_settings(_env_file=None).solver_threads == threads

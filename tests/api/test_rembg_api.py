@@ -75,6 +75,16 @@ def test_alpha_matting_that_cannot_run_falls_back_to_the_plain_cutout(client, ph
     assert np.array_equal(np.asarray(image)[:, :, 3], alphas["high"])  # `a` is our `high`, then matting
 
 
+@pytest.mark.parametrize("fields", [{"ae": "255", "af": "0", "ab": "255"}, {"ae": "100", "af": "10", "ab": "250"}])
+def test_alpha_matting_of_a_nearly_all_unknown_trimap_answers_a_cutout(client, data_dir, fields):
+    """Thresholds that leave almost every pixel unknown on this photo: the bounded solve answers 200, a real cut-out."""
+    photo = (data_dir / "duts-te-150" / "images" / "ILSVRC2012_test_00000914.jpg").read_bytes()
+    image = png(post(client, photo, a="true", **fields))
+    assert image.mode == "RGBA" and image.size == decode_output(photo).size
+    alpha = np.asarray(image)[:, :, 3]
+    assert alpha.min() == 0 and alpha.max() == 255 and (alpha == 255).mean() > 0.05  # subject and background
+
+
 def test_ignored_fields_are_accepted(client, photo_bytes, alphas):
     image = png(post(client, photo_bytes, dc="true", vm="false", extras='{"session": "x"}', model="u2netp"))
     assert np.array_equal(np.asarray(image)[:, :, 3], alphas["none"])
