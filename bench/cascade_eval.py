@@ -121,8 +121,31 @@ FUSIONS.update(
             2,
         ),
         "sharp_PpPmNNm_only": (lambda d: sharp(avg(d["u2netp_p"], d["u2netp_m"], d["u2net_p"], d["u2net_m"])), 2, 2),
+        # one view of each model, with the same rescue on u2net's one view
+        "cascade1": (
+            lambda d: (
+                med(d["u2netp_p"], d["u2netp_g"], d["u2netp_m"])
+                if _area(d["u2net_p"]) < 0.2 * _area(d["u2netp_p"])
+                else sharp(avg(d["u2netp_p"], d["u2net_p"]))
+            ),
+            1,
+            1,
+        ),
     }
 )
+
+
+def tiered(low: float, high: float, middle: str, top: str) -> Strategy:
+    """u2netp alone up to `low`, the `middle` fusion up to `high`, the `top` fusion above (mean a·(1 − a))."""
+
+    def run(d: Masks) -> tuple[str, np.ndarray, int, int]:
+        u = unc(d["u2netp_p"])
+        if u <= low:
+            return "P", d["u2netp_p"], 1, 0
+        fn, p, n = FUSIONS[middle if u <= high else top]
+        return (middle if u <= high else top), fn(d), p, n
+
+    return run
 
 
 def gated(threshold: float, fusion: str) -> Strategy:
@@ -150,6 +173,9 @@ def strategies() -> dict[str, Strategy]:
         for name in FUSIONS:
             if name != "P":
                 out[f"g{t}:{name}"] = gated(t, name)
+    for low in (0.0, 0.0025, 0.005):
+        for high in (0.01, 0.015, 0.02):
+            out[f"t{low}-{high}:cascade1>cascade"] = tiered(low, high, "cascade1", "cascade")
     return out
 
 

@@ -1,6 +1,6 @@
 """int8 experiment: u2netp quantized by NNCF with accuracy control, beside OpenVINO f32 and bf16.
 
-    python -m bench.int8 --recipe        # the build `bgremover models fetch --int8` makes (models/int8_build.py)
+    python -m bench.int8 --recipe [--model u2net]   # the build `bgremover models fetch` makes (models/int8_build.py)
     python -m bench.int8 [--data ../shared/data] [--cache ~/.u2net/u2netp-int8-search] [--rebuild] [--max-drop 0.005]
 
 The second form is the search that found which layers the recipe keeps in f32 (about 20 minutes).
@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=default_data, help="evaluation data (or BGREMOVER_DATA)")
     parser.add_argument("--cache", type=Path, default=Path("~/.u2net/u2netp-int8-search"))
     parser.add_argument("--recipe", action="store_true", help="measure the provisioned build instead of searching")
+    parser.add_argument("--model", default=MODEL, help="with --recipe: the model whose build to measure")
     parser.add_argument("--max-drop", type=float, default=0.005, help="bound on mean |int8 − f32| in validation")
     parser.add_argument("--rebuild", action="store_true", help="build the int8 model even if the cache has it")
     parser.add_argument("--limit", type=int, default=None, help="images per set (default: all)")
@@ -216,6 +217,11 @@ def main() -> None:
     args = parser.parse_args()
     import nncf
     import openvino as ov
+
+    global MODEL
+    if args.model != MODEL and not args.recipe:
+        parser.error("--model needs --recipe: the accuracy-control search is u2netp's")
+    MODEL = args.model
 
     cv2.setNumThreads(1)
     data_root = args.data.resolve()
@@ -258,7 +264,9 @@ def main() -> None:
         f"CPU: {cpu_name()}, {os.cpu_count()} cores; OpenVINO capabilities "
         f"{', '.join(capabilities)}" + ("" if "bf16" in variants else " (no BF16: the bf16 rows are left out)."),
         "",
-        f"Command: `python -m bench.int8{' --recipe' if args.recipe else ''}` (openvino "
+        f"Command: `python -m bench.int8{' --recipe' if args.recipe else ''}"
+        + (f" --model {MODEL}" if MODEL != "u2netp" else "")
+        + "` (openvino "
         + ov.__version__.split("-")[0]
         + f", nncf {nncf.__version__})",
         "",
@@ -266,8 +274,9 @@ def main() -> None:
     if args.recipe:
         out.append(
             f"int8 build: plain NNCF quantization, preset {meta['preset']}, activation ranges "
-            f"{meta['activation_ranges']}, {meta['calibration_items']} calibration items (scikit-image photos × 6 "
-            f"views); convolutions kept in f32: {', '.join(meta['keep_f32'])}; built in {meta['build_seconds']} s "
+            f"{meta['activation_ranges']}, {meta['calibration_items']} calibration items (scikit-image photos × "
+            f"{meta.get('views', 6)} views); convolutions kept in f32: {', '.join(meta['keep_f32']) or 'none'}; "
+            f"built in {meta['build_seconds']} s "
             f"on {meta['built']}."
         )
     else:

@@ -60,7 +60,7 @@ ALWAYS = -1.0  # a gate every mask is above
 SHARPEN = 2.0  # a mean re-sharpened as clip((a − 0.5)·k + 0.5): averaging softens, and softness costs MAE
 FALLBACK_AREA = 0.2  # the cascade model's subject area, as a share of the primary's, under which it is ignored
 SECOND_OPINION = Plan(gate=0.02, primary=(BRIGHT, MIRROR))  # u2netp alone: three views, median (14-15% of images)
-CASCADE = Plan(gate=0.015, primary=(MIRROR,), cascade=(PLAIN, MIRROR), fusion="sharpened-mean", fallback=SECOND_OPINION)
+CASCADE = Plan(gate=0.01, primary=(MIRROR,), cascade=(PLAIN, MIRROR), fusion="sharpened-mean", fallback=SECOND_OPINION)
 
 FIVE_VIEWS = Plan(gate=ALWAYS, primary=(MIRROR, BRIGHT, View(gamma=0.8, mirrored=True), View(gamma=0.65)))  # median
 
