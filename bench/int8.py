@@ -203,6 +203,7 @@ def relative(value: float, base: float) -> float:
 
 def main() -> None:
     """Build (or reuse) the int8 model, measure it beside f32 and bf16, print markdown and the decision."""
+    global MODEL  # --model: which model the helpers above segment with
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_data = os.environ.get("BGREMOVER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--data", type=Path, default=default_data, help="evaluation data (or BGREMOVER_DATA)")
@@ -218,7 +219,6 @@ def main() -> None:
     import nncf
     import openvino as ov
 
-    global MODEL
     if args.model != MODEL and not args.recipe:
         parser.error("--model needs --recipe: the accuracy-control search is u2netp's")
     MODEL = args.model
