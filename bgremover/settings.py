@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     )
     inference_precision: Literal["auto", Precision] = Field(
         "auto",
-        description="Model arithmetic: auto is bf16 on a bf16 CPU, else f32; int8 (u2netp) is faster, less exact",
+        description="Model arithmetic: auto runs each model's int8 build on a VNNI CPU, else bf16 on a bf16 CPU, "
+        "else f32",
     )
     image_url_enabled: bool = Field(False, description="Accept `image_url` inputs and fetch them (SSRF-guarded)")
     image_url_allow_hosts: CommaList = Field(
