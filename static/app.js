@@ -10,7 +10,8 @@
     dropzone: $("dropzone"), status: $("status"), progress: $("progress"), bar: $("progress-bar"),
     progressText: $("progress-text"), error: $("error"), errorTitle: $("error-title"),
     errorSolution: $("error-solution"), result: $("result"), slider: $("compare-slider"), info: $("result-info"),
-    download: $("download"), downloadAll: $("download-all"), queue: $("queue"), queueTitle: $("queue-title"),
+    download: $("download"), downloadAll: $("download-all"), queue: $("queue"), queuePanel: $("queue-panel"),
+    queueSummary: $("queue-summary"), queueOrder: $("queue-order"),
     overlay: $("drop-overlay"), preset: $("preset"), format: $("format"), quality: $("quality"),
     qualityAuto: $("quality-auto"), qualityValue: $("quality-value"), bgColor: $("bg_color"), bgPhoto: $("bg_photo"),
     shadow: $("shadow"), canvas: $("editor-canvas"), brushSize: $("brush-size"), brushSizeValue: $("brush-size-value"),
@@ -19,11 +20,14 @@
   var apiKey = $("api-key");  // only on servers that require an API key (see README, "API keys")
   var KEY_STORE = "bgremover-api-key";
   var DEFAULT_QUALITY = JSON.parse(form.dataset.defaultQuality);
+  var UNSURE_BELOW = JSON.parse(form.dataset.unsureBelow);  // the server's threshold (segment.UNSURE_CERTAINTY)
+  var THUMB_SIDE = 192;  // a queue thumbnail's longer side, in device pixels
   var presets = {};
   var items = [];
   var current = null;
   var busy = false;
   var nextId = 1;
+  var orderChosen = false;  // once the visitor picks an order, the page no longer picks one for them
   var SHADOW_PARAMS = JSON.parse(els.shadow.dataset.params);
   window.BgCompose.workerUrl = form.dataset.encoder;
   var bgPhotoBitmap = null;
@@ -160,6 +164,7 @@
       current.stale = true;  // its request used the old options: run it again when it returns
     } else if (current && (current.state === "done" || current.state === "error")) {
       current.state = "queued";
+      current.reviewed = false;  // a new cut-out: it has not been looked at yet
       items.splice(items.indexOf(current), 1);
       items.unshift(current);
       renderQueue();
@@ -173,7 +178,8 @@
     var added = 0;
     Array.prototype.forEach.call(files, function (file) {
       var item = { id: nextId++, file: file, name: file.name || "pasted-image.png", state: "queued",
-                   originalUrl: URL.createObjectURL(file), result: null, error: null };
+                   originalUrl: URL.createObjectURL(file), result: null, error: null, thumb: null,
+                   reviewed: false, el: null };
       items.push(item);
       added++;
     });
@@ -202,31 +208,145 @@
              done: "Done", error: "Failed" }[item.state];
   }
 
+  function certaintyText(value) { return value.toFixed(2); }
+
+  /* Done, and less sure than the server's threshold: a person should look at it. */
+  function isUnsure(item) {
+    return item.state === "done" && item.result.certainty < UNSURE_BELOW;
+  }
+
+  /* The queue as shown: as added, or the unsure first (the least sure at the top), the rest as added. */
+  function ordered() {
+    if (els.queueOrder.value !== "unsure") return items.slice();
+    var unsure = items.filter(isUnsure).sort(function (a, b) { return a.result.certainty - b.result.certainty; });
+    return unsure.concat(items.filter(function (i) { return !isUnsure(i); }));
+  }
+
+  /* One entry's elements, made once and kept (rebuilding them would lose the keyboard focus). */
+  function entryOf(item) {
+    if (item.el) return item.el;
+    var li = document.createElement("li");
+    li.className = "entry";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "entry-" + item.id;
+    var thumb = document.createElement("span");
+    thumb.className = "thumb";
+    var img = document.createElement("img");
+    img.alt = "";
+    thumb.append(img);
+    var position = document.createElement("span");
+    position.className = "visually-hidden";
+    var name = document.createElement("span");
+    name.className = "name";
+    name.textContent = item.name;
+    var state = document.createElement("span");
+    state.className = "state";
+    var unsure = mark("unsure", "⚠", "Worth a look");
+    var reviewed = mark("reviewed", "✓", "Reviewed");
+    var tip = document.createElement("span");
+    tip.className = "tip";
+    tip.id = "tip-" + item.id;
+    tip.setAttribute("role", "tooltip");
+    button.append(position, thumb, name, state, unsure, reviewed);
+    button.addEventListener("click", function () { select(item); });
+    li.append(button, tip);
+    item.el = { li: li, button: button, position: position, img: img, state: state, unsure: unsure,
+                reviewed: reviewed, tip: tip };
+    return item.el;
+  }
+
+  function mark(kind, icon, text) {
+    var span = document.createElement("span");
+    span.className = "mark " + kind;
+    var glyph = document.createElement("span");
+    glyph.className = "icon";
+    glyph.setAttribute("aria-hidden", "true");
+    glyph.textContent = icon;
+    span.append(glyph, " " + text);
+    return span;
+  }
+
+  function updateEntry(item, position) {
+    var el = entryOf(item), unsure = isUnsure(item);
+    el.li.classList.toggle("unsure", unsure);
+    el.li.dataset.certainty = item.result && item.state === "done" ? String(item.result.certainty) : "";
+    el.button.setAttribute("aria-current", item === current ? "true" : "false");
+    el.position.textContent = "Image " + position + " of " + items.length + ": ";  // the name is what it shows
+    el.img.src = item.thumb || item.originalUrl;
+    el.img.classList.toggle("cutout", !!item.thumb);
+    el.state.textContent = stateText(item);
+    el.state.classList.toggle("error", item.state === "error");
+    el.unsure.hidden = !unsure;
+    el.reviewed.hidden = !item.reviewed;
+    if (item.state === "done") {
+      el.tip.textContent = "Certainty " + certaintyText(item.result.certainty) +
+        (unsure ? ", below " + certaintyText(UNSURE_BELOW) + ": worth a look" : "");
+      el.button.setAttribute("aria-describedby", el.tip.id);
+    } else {
+      el.tip.textContent = "";
+      el.button.removeAttribute("aria-describedby");
+    }
+  }
+
   function renderQueue() {
-    els.queue.textContent = "";
-    els.queueTitle.hidden = items.length < 2;
+    els.queuePanel.hidden = items.length < 2;
     if (items.length < 2) { updateDownloadAll(); return; }
-    items.forEach(function (item, index) {
-      var li = document.createElement("li");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.setAttribute("aria-current", item === current ? "true" : "false");
-      button.setAttribute("aria-label", "Image " + (index + 1) + ": " + item.name + ", " + stateText(item));
-      var img = document.createElement("img");
-      img.src = item.result ? item.result.url : item.originalUrl;
-      img.alt = "";
-      var name = document.createElement("span");
-      name.className = "name";
-      name.textContent = item.name;
-      var state = document.createElement("span");
-      state.className = "state" + (item.state === "error" ? " error" : "");
-      state.textContent = stateText(item);
-      button.append(img, name, state);
-      button.addEventListener("click", function () { select(item); });
-      li.append(button);
-      els.queue.append(li);
+    if (!orderChosen && items.some(isUnsure)) els.queueOrder.value = "unsure";
+    var focused = document.activeElement;
+    ordered().forEach(function (item, index) {
+      updateEntry(item, index + 1);
+      if (els.queue.children[index] !== item.el.li) els.queue.insertBefore(item.el.li, els.queue.children[index] || null);
     });
+    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
+    var unsure = items.filter(isUnsure).length, reviewed = items.filter(function (i) { return i.reviewed; }).length;
+    els.queueSummary.textContent = unsure + " of " + items.length + " worth a look" +
+      (reviewed ? " · " + reviewed + " reviewed" : "");
     updateDownloadAll();
+  }
+
+  /* Open the next (step 1) or previous (−1) entry worth a look, in the order shown, from the current one. */
+  function stepUnsure(step) {
+    var shown = ordered(), n = shown.length, at = shown.indexOf(current);
+    for (var k = 1; k <= n; k++) {
+      var item = shown[at < 0 ? (step > 0 ? k - 1 : n - k) : (((at + step * k) % n) + n) % n];
+      if (!isUnsure(item)) continue;
+      select(item);
+      item.el.button.focus();
+      var all = shown.filter(isUnsure);
+      setStatus("Worth a look " + (all.indexOf(item) + 1) + " of " + all.length + ": " + item.name + ", certainty " +
+        certaintyText(item.result.certainty) + ".", false);
+      return;
+    }
+    setStatus(items.some(function (i) { return i.state === "done"; }) ? "No image is worth a look." : "No result yet.",
+      false);
+  }
+
+  /* A small picture of the cut-out (of its touch-up, once it has one) for the queue. */
+  function makeThumb(item) {
+    var result = item.result, layers = item.layers && item.layers.edited ? item.layers : null;
+    var source = layers ? Promise.resolve(layers.work) : createImageBitmap(result.blob);
+    return source.then(function (picture) {
+      var scale = Math.min(1, THUMB_SIDE / Math.max(picture.width, picture.height));
+      var c = document.createElement("canvas");
+      c.width = Math.max(1, Math.round(picture.width * scale));
+      c.height = Math.max(1, Math.round(picture.height * scale));
+      c.getContext("2d").drawImage(picture, 0, 0, c.width, c.height);
+      if (picture.close) picture.close();
+      return new Promise(function (resolve) { c.toBlob(resolve, "image/png"); });
+    }).then(function (blob) {
+      if (!blob || item.result !== result) return;
+      if (item.thumb) URL.revokeObjectURL(item.thumb);
+      item.thumb = URL.createObjectURL(blob);
+      if (item.el) item.el.img.src = item.thumb;
+      if (item.el) item.el.img.classList.add("cutout");
+    }).catch(function () { /* the original stays as the thumbnail */ });
+  }
+
+  var thumbTimer = 0;
+  function refreshThumbSoon(item) {
+    clearTimeout(thumbTimer);
+    thumbTimer = setTimeout(function () { makeThumb(item); }, 400);
   }
 
   function select(item) {
@@ -290,9 +410,10 @@
       var blob = new Blob([buffer], { type: body.mimetype });
       item.result = { blob: blob, url: URL.createObjectURL(blob), size: body.size, width: body.width,
                       height: body.height, original: body.optimization.original_size,
-                      ratio: body.optimization.compression_ratio };
+                      ratio: body.optimization.compression_ratio, certainty: body.certainty };
       item.layers = null;  // a new cut-out: its touch-ups start over
       item.state = "done";
+      makeThumb(item);
       busy = false;
       if (item === current) showCurrent();
       setStatus("Background removed from " + item.name + ".", false);
@@ -339,7 +460,8 @@
     els.result.hidden = false;
     els.result.setAttribute("aria-busy", "true");
     els.canvas.setAttribute("aria-label", "The image " + item.name + " with its background removed: draw on it " +
-      "with Erase or Restore; arrow keys pan, + and − zoom, 0 fits");
+      "with Erase or Restore" + (isUnsure(item) ? " (worth a look: certainty " +
+      certaintyText(item.result.certainty) + ")" : ""));
     describe();
     if (!item.layers) document.body.dataset.editor = "loading";
     layersOf(item).then(function (layers) {
@@ -379,9 +501,13 @@
     els.download.textContent = "Download " + downloadName(item, item.layers, out);
   }
 
-  function onEdit() {
+  function onEdit(edited) {
     syncHistory();
     describe();
+    if (edited && current) {
+      if (!current.reviewed) { current.reviewed = true; renderQueue(); }
+      refreshThumbSoon(current);
+    }
   }
 
   function syncHistory() {
@@ -513,6 +639,21 @@
     var files = e.clipboardData ? e.clipboardData.files : [];
     if (files && files.length) { e.preventDefault(); enqueue(files); }
   });
+
+  // ---- the queue's order and its keys ------------------------------------------------------------------
+  els.queueOrder.addEventListener("change", function () { orderChosen = true; renderQueue(); });
+  $("next-unsure").addEventListener("click", function () { stepUnsure(1); });
+  $("prev-unsure").addEventListener("click", function () { stepUnsure(-1); });
+  document.addEventListener("keydown", function (e) {
+    if (!e.altKey || e.ctrlKey || e.metaKey || e.shiftKey || items.length < 2) return;
+    if (e.code === "KeyN") { e.preventDefault(); stepUnsure(1); }
+    else if (e.code === "KeyP") { e.preventDefault(); stepUnsure(-1); }
+  });
+  document.addEventListener("keydown", function (e) {  // Escape hides an entry's certainty tip (it stays in its label)
+    if (e.key === "Escape") document.body.classList.add("tips-hidden");
+  });
+  document.addEventListener("focusin", function () { document.body.classList.remove("tips-hidden"); });
+  document.addEventListener("pointermove", function () { document.body.classList.remove("tips-hidden"); });
 
   // ---- options and editor wiring -----------------------------------------------------------------------
   $("refine").addEventListener("change", onRefineChange);

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, render_template, url_for
 from bgremover.processing import decode
 from bgremover.processing.options import DEFAULT_QUALITY, OPTIONS_BY_NAME
 from bgremover.processing.presets import PRESETS
+from bgremover.processing.segment import UNSURE_CERTAINTY
 from bgremover.processing.shadow import PARAMS as SHADOW_PARAMS
 from bgremover.web.services import services
 
@@ -67,6 +68,7 @@ def index() -> Response:
         refine_labels=REFINE_LABELS,
         swatches=SWATCHES,
         shadow_params=SHADOW_PARAMS.to_dict(),
+        unsure_below=UNSURE_CERTAINTY,
         input_formats=decode.INPUT_MIMETYPES,
         max_mb=settings.max_content_length // 2**20,
         max_side=settings.max_image_side,
