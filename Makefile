@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.dev-installed
+# axe-core, the page tests' accessibility audit: a pinned npm package installed beside those tests, never served
+AXE    := tests/page/node_modules/axe-core/axe.min.js
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
@@ -28,6 +30,11 @@ $(DEV): requirements-dev.txt requirements-int8.txt $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# without npm the audit skips (and fails under CI=true, as a missing Chromium does)
+$(AXE): tests/page/package.json tests/page/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/page --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is not installed: the page's accessibility audit will skip" >&2; fi
+
 # checkov has its own venv: its dependencies conflict with requirements.txt (see requirements-checkov.txt)
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -36,7 +43,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 install: $(STAMP)
 
-dev: $(DEV)
+dev: $(DEV) $(AXE)
 
 checkov: $(CHECKOV_STAMP)
 
@@ -50,7 +57,7 @@ run: model
 
 ## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
 ## coverage, then the API suite again on onnxruntime (the fallback backend)
-test: lint model checkov
+test: lint model checkov $(AXE)
 	$(BIN)/pytest --cov --cov-report=term -m "not image"
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
