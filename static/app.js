@@ -208,7 +208,8 @@
              done: "Done", error: "Failed" }[item.state];
   }
 
-  function certaintyText(value) { return value.toFixed(2); }
+  /* Two decimals, cut rather than rounded: a certainty below the threshold never reads as the threshold. */
+  function certaintyText(value) { return (Math.floor(value * 100 + 1e-9) / 100).toFixed(2); }
 
   /* Done, and less sure than the server's threshold: a person should look at it. */
   function isUnsure(item) {
@@ -234,6 +235,8 @@
     thumb.className = "thumb";
     var img = document.createElement("img");
     img.alt = "";
+    img.addEventListener("error", function () { img.hidden = true; });  // a file the browser cannot show
+    img.addEventListener("load", function () { img.hidden = false; });
     thumb.append(img);
     var position = document.createElement("span");
     position.className = "visually-hidden";
@@ -273,10 +276,11 @@
     el.li.dataset.certainty = item.result && item.state === "done" ? String(item.result.certainty) : "";
     el.button.setAttribute("aria-current", item === current ? "true" : "false");
     el.position.textContent = "Image " + position + " of " + items.length + ": ";  // the name is what it shows
-    el.img.src = item.thumb || item.originalUrl;
+    var src = item.thumb || item.originalUrl;
+    if (el.img.getAttribute("src") !== src) el.img.src = src;
     el.img.classList.toggle("cutout", !!item.thumb);
     el.state.textContent = stateText(item);
-    el.state.classList.toggle("error", item.state === "error");
+    el.state.classList.toggle("failed", item.state === "error");
     el.unsure.hidden = !unsure;
     el.reviewed.hidden = !item.reviewed;
     if (item.state === "done") {
@@ -300,8 +304,9 @@
     });
     if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
     var unsure = items.filter(isUnsure).length, reviewed = items.filter(function (i) { return i.reviewed; }).length;
+    var pending = items.filter(function (i) { return i.state !== "done" && i.state !== "error"; }).length;
     els.queueSummary.textContent = unsure + " of " + items.length + " worth a look" +
-      (reviewed ? " · " + reviewed + " reviewed" : "");
+      (reviewed ? " · " + reviewed + " reviewed" : "") + (pending ? " · " + pending + " to go" : "");
     updateDownloadAll();
   }
 
@@ -338,8 +343,7 @@
       if (!blob || item.result !== result) return;
       if (item.thumb) URL.revokeObjectURL(item.thumb);
       item.thumb = URL.createObjectURL(blob);
-      if (item.el) item.el.img.src = item.thumb;
-      if (item.el) item.el.img.classList.add("cutout");
+      if (item.el) { item.el.img.src = item.thumb; item.el.img.classList.add("cutout"); }
     }).catch(function () { /* the original stays as the thumbnail */ });
   }
 
