@@ -9,7 +9,7 @@ AXE    := tests/page/node_modules/axe-core/axe.min.js
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image
+.PHONY: run test install dev checkov model quality bench soak lint clean image base-image test-image messages
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -73,6 +73,15 @@ bench: model
 ## restarts (docs/soak.md; needs redis-server and nginx; not part of `make test`). SOAK_ARGS="--seconds 300" …
 soak: model dev
 	nice -n 10 $(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+## messages: the page's strings extracted again (babel.cfg), merged into each language's catalogue, compiled; a
+## new or changed string is then left to translate in bgremover/translations/<code>/LC_MESSAGES/messages.po
+messages: dev
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-location --sort-output --omit-header \
+	  -o bgremover/translations/messages.pot .
+	$(BIN)/pybabel -q update -i bgremover/translations/messages.pot -d bgremover/translations -w 120 \
+	  --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d bgremover/translations
 
 ## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml) and codespell
 lint: dev

@@ -20,6 +20,7 @@
   var apiKey = $("api-key");  // only on servers that require an API key (see README, "API keys")
   var KEY_STORE = "bgremover-api-key";
   var DEFAULT_QUALITY = JSON.parse(form.dataset.defaultQuality);
+  var MESSAGES = JSON.parse($("page-messages").textContent);  // in the page's language (pages.py)
   var UNSURE_BELOW = JSON.parse(form.dataset.unsureBelow);  // the server's threshold (segment.UNSURE_CERTAINTY)
   var THUMB_SIDE = 192;  // a queue thumbnail's longer side, in device pixels
   var presets = {};
@@ -37,16 +38,25 @@
   fileInput.removeAttribute("required");
 
   // ---- formatting ---------------------------------------------------------------------------------------
+  /* A message of the page's catalogue with its %(name)s filled in. */
+  function t(key, values) {
+    return MESSAGES[key].replace(/%\((\w+)\)s|%%/g, function (all, name) {
+      return name ? String(values[name]) : "%";
+    });
+  }
+
+  var numbers = new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 });
+
   function formatBytes(n) {
-    if (n < 1024) return n + " B";
-    if (n < 1024 * 1024) return Math.round(n / 1024) + " KB";
-    return (n / (1024 * 1024)).toFixed(1) + " MB";
+    if (n < 1024) return t("bytes", { n: numbers.format(n) });
+    if (n < 1024 * 1024) return t("kilobytes", { n: numbers.format(Math.round(n / 1024)) });
+    return t("megabytes", { n: numbers.format(Math.round(n / (1024 * 102.4)) / 10) });
   }
 
   function formatWait(seconds) {
-    if (!seconds || seconds < 1) return "a moment";
-    if (seconds < 90) return Math.ceil(seconds) + " seconds";
-    return Math.ceil(seconds / 60) + " minutes";
+    if (!seconds || seconds < 2) return t("moment");
+    if (seconds < 90) return t("seconds", { n: Math.ceil(seconds) });
+    return t("minutes", { n: Math.ceil(seconds / 60) });
   }
 
   function stem(name) {
@@ -142,7 +152,7 @@
         Array.prototype.forEach.call(els.preset.options, function (option) {
           var p = presets[option.value];
           if (!p) return;
-          var box = p.max_width ? p.max_width + "×" + p.max_height : "original size";
+          var box = p.max_width ? p.max_width + "×" + p.max_height : t("original_size");
           option.textContent = option.value.replace(/_/g, " ") + " — " + p.format + " " + p.quality + ", " + box;
         });
         syncQuality();
@@ -196,7 +206,7 @@
     for (var i = 0; i < items.length; i++) { if (items[i].state === "queued") { item = items[i]; break; } }
     if (!item) {
       document.body.dataset.state = "idle";
-      if (items.length > 1) setStatus("All " + items.length + " images processed.", false);
+      if (items.length > 1) setStatus(t("all_processed", { n: items.length }), false);
       return;
     }
     document.body.dataset.state = "busy";
@@ -204,8 +214,8 @@
   }
 
   function stateText(item) {
-    return { queued: "Waiting", uploading: "Uploading…", processing: "Removing background…",
-             done: "Done", error: "Failed" }[item.state];
+    return t({ queued: "waiting", uploading: "uploading", processing: "processing", done: "done",
+               error: "failed" }[item.state]);
   }
 
   /* Two decimals, cut rather than rounded: a certainty below the threshold never reads as the threshold. */
@@ -245,8 +255,8 @@
     name.textContent = item.name;
     var state = document.createElement("span");
     state.className = "state";
-    var unsure = mark("unsure", "⚠", "Worth a look");
-    var reviewed = mark("reviewed", "✓", "Reviewed");
+    var unsure = mark("unsure", "⚠", t("worth_a_look"));
+    var reviewed = mark("reviewed", "✓", t("reviewed"));
     var tip = document.createElement("span");
     tip.className = "tip";
     tip.id = "tip-" + item.id;
@@ -275,7 +285,7 @@
     el.li.classList.toggle("unsure", unsure);
     el.li.dataset.certainty = item.result && item.state === "done" ? String(item.result.certainty) : "";
     el.button.setAttribute("aria-current", item === current ? "true" : "false");
-    el.position.textContent = "Image " + position + " of " + items.length + ": ";  // the name is what it shows
+    el.position.textContent = t("position", { position: position, total: items.length });  // the name: what it shows
     var src = item.thumb || item.originalUrl;
     if (el.img.getAttribute("src") !== src) el.img.src = src;
     el.img.classList.toggle("cutout", !!item.thumb);
@@ -284,8 +294,8 @@
     el.unsure.hidden = !unsure;
     el.reviewed.hidden = !item.reviewed;
     if (item.state === "done") {
-      el.tip.textContent = "Certainty " + certaintyText(item.result.certainty) +
-        (unsure ? ", below " + certaintyText(UNSURE_BELOW) + ": worth a look" : "");
+      el.tip.textContent = t(unsure ? "certainty_unsure" : "certainty", {
+        certainty: certaintyText(item.result.certainty), threshold: certaintyText(UNSURE_BELOW) });
       el.button.setAttribute("aria-describedby", el.tip.id);
     } else {
       el.tip.textContent = "";
@@ -305,8 +315,8 @@
     if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
     var unsure = items.filter(isUnsure).length, reviewed = items.filter(function (i) { return i.reviewed; }).length;
     var pending = items.filter(function (i) { return i.state !== "done" && i.state !== "error"; }).length;
-    els.queueSummary.textContent = unsure + " of " + items.length + " worth a look" +
-      (reviewed ? " · " + reviewed + " reviewed" : "") + (pending ? " · " + pending + " to go" : "");
+    els.queueSummary.textContent = t("summary", { unsure: unsure, total: items.length }) +
+      (reviewed ? t("summary_reviewed", { n: reviewed }) : "") + (pending ? t("summary_to_go", { n: pending }) : "");
     updateDownloadAll();
   }
 
@@ -319,12 +329,11 @@
       select(item);
       item.el.button.focus();
       var all = shown.filter(isUnsure);
-      setStatus("Worth a look " + (all.indexOf(item) + 1) + " of " + all.length + ": " + item.name + ", certainty " +
-        certaintyText(item.result.certainty) + ".", false);
+      setStatus(t("stepped", { index: all.indexOf(item) + 1, count: all.length, name: item.name,
+                               certainty: certaintyText(item.result.certainty) }), false);
       return;
     }
-    setStatus(items.some(function (i) { return i.state === "done"; }) ? "No image is worth a look." : "No result yet.",
-      false);
+    setStatus(t(items.some(function (i) { return i.state === "done"; }) ? "none_unsure" : "no_result"), false);
   }
 
   /* A small picture of the cut-out (of its touch-up, once it has one) for the queue. */
@@ -368,7 +377,8 @@
     if (item === current) showCurrent();
     renderQueue();
     var position = items.filter(function (i) { return i.state === "queued"; }).length;
-    setStatus("Uploading " + item.name + (position ? " (" + position + " more waiting)" : "") + "…", true);
+    setStatus(position ? t("uploading_more", { name: item.name, n: position }) : t("uploading_one", { name: item.name }),
+      true);
 
     var data = optionFields();
     data.append("file", item.file, item.name);
@@ -387,12 +397,12 @@
     xhr.upload.addEventListener("load", function () {
       item.state = "processing";
       if (item === current) { els.progress.hidden = true; }
-      setStatus("Removing the background of " + item.name + "…", true);
+      setStatus(t("removing", { name: item.name }), true);
       renderQueue();
     });
     xhr.addEventListener("load", function () { finish(item, xhr); });
     xhr.addEventListener("error", function () {
-      fail(item, { error: "The server could not be reached", solution: "Check your connection and try again." });
+      fail(item, { error: t("unreachable"), solution: t("unreachable_solution") });
     });
     xhr.send(data);
   }
@@ -420,19 +430,19 @@
       makeThumb(item);
       busy = false;
       if (item === current) showCurrent();
-      setStatus("Background removed from " + item.name + ".", false);
+      setStatus(t("removed", { name: item.name }), false);
       renderQueue();
       pump();
       return;
     }
-    var error = { error: body.error || "Something went wrong (HTTP " + xhr.status + ")",
-                  solution: body.solution || "Try again." };
+    var error = { error: body.error || t("went_wrong", { status: xhr.status }),  // the API's own words: English
+                  solution: body.solution || t("try_again") };
     if (xhr.status === 429) {
       var wait = parseInt(xhr.getResponseHeader("Retry-After") || "0", 10);
-      error.error = "You have reached the limit of images for now.";
-      error.solution = "Try again in " + formatWait(wait) + ".";
+      error.error = t("limited");
+      error.solution = t("limited_solution", { wait: formatWait(wait) });
     } else if (xhr.status === 413) {
-      error.solution = body.solution || "Send a smaller file.";
+      error.solution = body.solution || t("smaller_file");
     }
     fail(item, error);
   }
@@ -442,7 +452,7 @@
     item.error = error;
     busy = false;
     if (item === current) showCurrent();
-    setStatus(item.name + ": " + error.error, false);
+    setStatus(t("item_error", { name: item.name, error: error.error }), false);
     renderQueue();
     pump();
   }
@@ -463,9 +473,8 @@
     }
     els.result.hidden = false;
     els.result.setAttribute("aria-busy", "true");
-    els.canvas.setAttribute("aria-label", "The image " + item.name + " with its background removed: draw on it " +
-      "with Erase or Restore" + (isUnsure(item) ? " (worth a look: certainty " +
-      certaintyText(item.result.certainty) + ")" : ""));
+    els.canvas.setAttribute("aria-label", t(isUnsure(item) ? "canvas_unsure" : "canvas", {
+      name: item.name, certainty: certaintyText(item.result.certainty) }));
     describe();
     if (!item.layers) document.body.dataset.editor = "loading";
     layersOf(item).then(function (layers) {
@@ -477,7 +486,7 @@
       syncHistory();
       document.body.dataset.editor = "ready";
     }).catch(function () {
-      setStatus("This browser could not open the result for editing; the download still works.", false);
+      setStatus(t("cannot_edit"), false);
     });
   }
 
@@ -498,11 +507,12 @@
     var r = item.result, out = outputSettings(), size = { width: r.width, height: r.height };
     if (item.layers) size = window.BgCompose.outputGeometry(item.layers, out);
     var smaller = r.original - r.size;
-    var change = smaller >= 0 ? r.ratio + " smaller" : Math.round((-smaller / r.original) * 100) + "% larger";
-    els.info.textContent = "Download: " + size.width + "×" + size.height + " " + out.format +
-      (item.layers && item.layers.edited ? ", touched up" : "") + " · original " + formatBytes(r.original) +
-      " → cut-out " + formatBytes(r.size) + " PNG, " + change;
-    els.download.textContent = "Download " + downloadName(item, item.layers, out);
+    var change = smaller >= 0 ? t("smaller", { ratio: r.ratio })
+      : t("larger", { percent: Math.round((-smaller / r.original) * 100) });
+    els.info.textContent = t(item.layers && item.layers.edited ? "info_edited" : "info", {
+      size: size.width + "×" + size.height, format: out.format, original: formatBytes(r.original),
+      cutout: formatBytes(r.size), change: change });
+    els.download.textContent = t("download_named", { name: downloadName(item, item.layers, out) });
   }
 
   function onEdit(edited) {
@@ -554,12 +564,12 @@
     var item = current;
     if (!item || !item.result) return;
     els.download.setAttribute("aria-disabled", "true");
-    setStatus("Preparing the download…", true);
+    setStatus(t("preparing"), true);
     renderItem(item).then(function (rendered) {
       save(rendered.blob, rendered.filename);
-      setStatus("Saved " + rendered.filename + " (" + formatBytes(rendered.blob.size) + ").", false);
+      setStatus(t("saved", { name: rendered.filename, size: formatBytes(rendered.blob.size) }), false);
     }).catch(function () {
-      setStatus("The download could not be made in this browser.", false);
+      setStatus(t("download_failed"), false);
     }).finally(function () { els.download.removeAttribute("aria-disabled"); });
   });
 
@@ -596,13 +606,13 @@
   function updateDownloadAll() {
     var done = items.filter(function (i) { return i.state === "done"; });
     els.downloadAll.hidden = done.length < 2;
-    els.downloadAll.textContent = "Download all " + done.length + " (ZIP)";
+    els.downloadAll.textContent = t("download_all", { n: done.length });
   }
 
   els.downloadAll.addEventListener("click", function () {
     var done = items.filter(function (i) { return i.state === "done"; });
     var files = [], seen = {};
-    setStatus("Preparing the ZIP…", true);
+    setStatus(t("preparing_zip"), true);
     done.reduce(function (chain, item) {  // one at a time: each big image's pixels are freed before the next
       return chain.then(function () { return renderItem(item); }).then(function (rendered) {
         return rendered.blob.arrayBuffer().then(function (buffer) {
@@ -611,8 +621,8 @@
       });
     }, Promise.resolve()).then(function () {
       save(zip(files), "bgremover-results.zip");
-      setStatus("Saved " + files.length + " images in bgremover-results.zip.", false);
-    }).catch(function () { setStatus("The ZIP could not be made in this browser.", false); });
+      setStatus(t("saved_zip", { n: files.length, name: "bgremover-results.zip" }), false);
+    }).catch(function () { setStatus(t("zip_failed"), false); });
   });
 
   // ---- input: picker, drop anywhere, paste --------------------------------------------------------------
@@ -691,13 +701,13 @@
       bgPhotoBitmap = bitmap;
       form.querySelector("input[name=bg_mode][value=photo]").checked = true;
       onLookChange();
-    }).catch(function () { setStatus("That background photo could not be read.", false); });
+    }).catch(function () { setStatus(t("bad_photo"), false); });
   });
   els.quality.addEventListener("input", function () { els.qualityValue.textContent = els.quality.value; });
   els.quality.addEventListener("change", onLookChange);
   els.slider.addEventListener("input", function () {
     editor.compare = Number(els.slider.value);
-    els.slider.setAttribute("aria-valuetext", els.slider.value + "% original");
+    els.slider.setAttribute("aria-valuetext", t("compare_value", { n: els.slider.value }));
     editor.redraw();
   });
   ["erase", "restore", "pan"].forEach(function (tool) {
