@@ -7,10 +7,12 @@ DEV    := $(VENV)/.dev-installed
 # The int8 build's extra (NNCF), installed into a folder of its own that only the build puts on its path
 INT8_LIB      := $(VENV)/int8-build
 INT8_STAMP    := $(INT8_LIB)/.installed
+# axe-core, the page tests' accessibility audit: a pinned npm package installed beside those tests, never served
+AXE    := tests/page/node_modules/axe-core/axe.min.js
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test install dev checkov model quality triage bench soak lint clean image base-image test-image wheel
+.PHONY: run test install dev checkov model quality triage bench soak lint clean image base-image test-image wheel messages
 
 # The container engine: podman, else docker (docs/container.md)
 ENGINE     ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
@@ -38,6 +40,11 @@ $(INT8_STAMP): requirements-int8.txt $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(INT8_LIB) -r requirements-int8.txt
 	touch $@
 
+# without npm the audit skips (and fails under CI=true, as a missing Chromium does)
+$(AXE): tests/page/package.json tests/page/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/page --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is not installed: the page's accessibility audit will skip" >&2; fi
+
 # checkov has its own venv: its dependencies conflict with requirements.txt (see requirements-checkov.txt)
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -46,7 +53,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 install: $(STAMP)
 
-dev: $(DEV)
+dev: $(DEV) $(AXE)
 
 checkov: $(CHECKOV_STAMP)
 
@@ -69,7 +76,7 @@ wheel: dev
 
 ## test: the lint gates, then the whole suite (real model, Redis, nginx and Chromium where installed) with
 ## coverage, then the API suite again on onnxruntime (the fallback backend)
-test: lint model checkov
+test: lint model checkov $(AXE)
 	$(BIN)/pytest --cov --cov-report=term -m "not image"
 	INFERENCE_BACKEND=onnxruntime $(BIN)/pytest -q -p no:cacheprovider tests/api
 
@@ -90,6 +97,15 @@ bench: model
 ## restarts (docs/soak.md; needs redis-server and nginx; not part of `make test`). SOAK_ARGS="--seconds 300" …
 soak: model dev
 	nice -n 10 $(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+## messages: the page's strings extracted again (babel.cfg), merged into each language's catalogue, compiled; a
+## new or changed string is then left to translate in bgremover/translations/<code>/LC_MESSAGES/messages.po
+messages: dev
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-location --sort-output --omit-header \
+	  -o bgremover/translations/messages.pot .
+	$(BIN)/pybabel -q update -i bgremover/translations/messages.pot -d bgremover/translations -w 120 \
+	  --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d bgremover/translations
 
 ## lint: ruff (lint and format), mypy on bgremover/ (config in pyproject.toml), codespell, and the alert rules
 ## with promtool where it is installed (Debian's prometheus package; CI has it)

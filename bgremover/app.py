@@ -10,7 +10,7 @@ from bgremover.models.registry import ModelRegistry
 from bgremover.processing import Engine, Limits, matting
 from bgremover.resources import resource
 from bgremover.settings import Settings, load_settings
-from bgremover.web import api, errors, observability, ops, pages, rembg_api, removebg, services
+from bgremover.web import api, errors, i18n, observability, ops, pages, rembg_api, removebg, services
 from bgremover.web.addresses import AllowList
 from bgremover.web.extensions import cors, limiter
 from bgremover.web.headers import Header
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         expose_headers=list(Header),
     )
     errors.register(app, shapes=[(removebg.PREFIX, removebg.error_shape), (rembg_api.PATH, rembg_api.error_shape)])
+    i18n.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)

@@ -10,7 +10,8 @@
     dropzone: $("dropzone"), status: $("status"), progress: $("progress"), bar: $("progress-bar"),
     progressText: $("progress-text"), error: $("error"), errorTitle: $("error-title"),
     errorSolution: $("error-solution"), result: $("result"), slider: $("compare-slider"), info: $("result-info"),
-    download: $("download"), downloadAll: $("download-all"), queue: $("queue"), queueTitle: $("queue-title"),
+    download: $("download"), downloadAll: $("download-all"), queue: $("queue"), queuePanel: $("queue-panel"),
+    queueSummary: $("queue-summary"), queueOrder: $("queue-order"),
     overlay: $("drop-overlay"), preset: $("preset"), format: $("format"), quality: $("quality"),
     qualityAuto: $("quality-auto"), qualityValue: $("quality-value"), bgColor: $("bg_color"), bgPhoto: $("bg_photo"),
     shadow: $("shadow"), canvas: $("editor-canvas"), brushSize: $("brush-size"), brushSizeValue: $("brush-size-value"),
@@ -19,11 +20,15 @@
   var apiKey = $("api-key");  // only on servers that require an API key (see README, "API keys")
   var KEY_STORE = "bgremover-api-key";
   var DEFAULT_QUALITY = JSON.parse(form.dataset.defaultQuality);
+  var MESSAGES = JSON.parse($("page-messages").textContent);  // in the page's language (pages.py)
+  var UNSURE_BELOW = JSON.parse(form.dataset.unsureBelow);  // the server's threshold (segment.UNSURE_CERTAINTY)
+  var THUMB_SIDE = 192;  // a queue thumbnail's longer side, in device pixels
   var presets = {};
   var items = [];
   var current = null;
   var busy = false;
   var nextId = 1;
+  var orderChosen = false;  // once the visitor picks an order, the page no longer picks one for them
   var SHADOW_PARAMS = JSON.parse(els.shadow.dataset.params);
   window.BgCompose.workerUrl = form.dataset.encoder;
   var bgPhotoBitmap = null;
@@ -33,16 +38,25 @@
   fileInput.removeAttribute("required");
 
   // ---- formatting ---------------------------------------------------------------------------------------
+  /* A message of the page's catalogue with its %(name)s filled in. */
+  function t(key, values) {
+    return MESSAGES[key].replace(/%\((\w+)\)s|%%/g, function (all, name) {
+      return name ? String(values[name]) : "%";
+    });
+  }
+
+  var numbers = new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 });
+
   function formatBytes(n) {
-    if (n < 1024) return n + " B";
-    if (n < 1024 * 1024) return Math.round(n / 1024) + " KB";
-    return (n / (1024 * 1024)).toFixed(1) + " MB";
+    if (n < 1024) return t("bytes", { n: numbers.format(n) });
+    if (n < 1024 * 1024) return t("kilobytes", { n: numbers.format(Math.round(n / 1024)) });
+    return t("megabytes", { n: numbers.format(Math.round(n / (1024 * 102.4)) / 10) });
   }
 
   function formatWait(seconds) {
-    if (!seconds || seconds < 1) return "a moment";
-    if (seconds < 90) return Math.ceil(seconds) + " seconds";
-    return Math.ceil(seconds / 60) + " minutes";
+    if (!seconds || seconds < 2) return t("moment");
+    if (seconds < 90) return t("seconds", { n: Math.ceil(seconds) });
+    return t("minutes", { n: Math.ceil(seconds / 60) });
   }
 
   function stem(name) {
@@ -138,7 +152,7 @@
         Array.prototype.forEach.call(els.preset.options, function (option) {
           var p = presets[option.value];
           if (!p) return;
-          var box = p.max_width ? p.max_width + "×" + p.max_height : "original size";
+          var box = p.max_width ? p.max_width + "×" + p.max_height : t("original_size");
           option.textContent = option.value.replace(/_/g, " ") + " — " + p.format + " " + p.quality + ", " + box;
         });
         syncQuality();
@@ -160,6 +174,7 @@
       current.stale = true;  // its request used the old options: run it again when it returns
     } else if (current && (current.state === "done" || current.state === "error")) {
       current.state = "queued";
+      current.reviewed = false;  // a new cut-out: it has not been looked at yet
       items.splice(items.indexOf(current), 1);
       items.unshift(current);
       renderQueue();
@@ -173,7 +188,8 @@
     var added = 0;
     Array.prototype.forEach.call(files, function (file) {
       var item = { id: nextId++, file: file, name: file.name || "pasted-image.png", state: "queued",
-                   originalUrl: URL.createObjectURL(file), result: null, error: null };
+                   originalUrl: URL.createObjectURL(file), result: null, error: null, thumb: null,
+                   reviewed: false, el: null };
       items.push(item);
       added++;
     });
@@ -190,7 +206,7 @@
     for (var i = 0; i < items.length; i++) { if (items[i].state === "queued") { item = items[i]; break; } }
     if (!item) {
       document.body.dataset.state = "idle";
-      if (items.length > 1) setStatus("All " + items.length + " images processed.", false);
+      if (items.length > 1) setStatus(t("all_processed", { n: items.length }), false);
       return;
     }
     document.body.dataset.state = "busy";
@@ -198,35 +214,152 @@
   }
 
   function stateText(item) {
-    return { queued: "Waiting", uploading: "Uploading…", processing: "Removing background…",
-             done: "Done", error: "Failed" }[item.state];
+    return t({ queued: "waiting", uploading: "uploading", processing: "processing", done: "done",
+               error: "failed" }[item.state]);
+  }
+
+  /* Two decimals, cut rather than rounded: a certainty below the threshold never reads as the threshold. */
+  function certaintyText(value) { return (Math.floor(value * 100 + 1e-9) / 100).toFixed(2); }
+
+  /* Done, and less sure than the server's threshold: a person should look at it. */
+  function isUnsure(item) {
+    return item.state === "done" && item.result.certainty < UNSURE_BELOW;
+  }
+
+  /* The queue as shown: as added, or the unsure first (the least sure at the top), the rest as added. */
+  function ordered() {
+    if (els.queueOrder.value !== "unsure") return items.slice();
+    var unsure = items.filter(isUnsure).sort(function (a, b) { return a.result.certainty - b.result.certainty; });
+    return unsure.concat(items.filter(function (i) { return !isUnsure(i); }));
+  }
+
+  /* One entry's elements, made once and kept (rebuilding them would lose the keyboard focus). */
+  function entryOf(item) {
+    if (item.el) return item.el;
+    var li = document.createElement("li");
+    li.className = "entry";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "entry-" + item.id;
+    var thumb = document.createElement("span");
+    thumb.className = "thumb";
+    var img = document.createElement("img");
+    img.alt = "";
+    img.addEventListener("error", function () { img.hidden = true; });  // a file the browser cannot show
+    img.addEventListener("load", function () { img.hidden = false; });
+    thumb.append(img);
+    var position = document.createElement("span");
+    position.className = "visually-hidden";
+    var name = document.createElement("span");
+    name.className = "name";
+    name.textContent = item.name;
+    var state = document.createElement("span");
+    state.className = "state";
+    var unsure = mark("unsure", "⚠", t("worth_a_look"));
+    var reviewed = mark("reviewed", "✓", t("reviewed"));
+    var tip = document.createElement("span");
+    tip.className = "tip";
+    tip.id = "tip-" + item.id;
+    tip.setAttribute("role", "tooltip");
+    button.append(position, thumb, name, state, unsure, reviewed);
+    button.addEventListener("click", function () { select(item); });
+    li.append(button, tip);
+    item.el = { li: li, button: button, position: position, img: img, state: state, unsure: unsure,
+                reviewed: reviewed, tip: tip };
+    return item.el;
+  }
+
+  function mark(kind, icon, text) {
+    var span = document.createElement("span");
+    span.className = "mark " + kind;
+    var glyph = document.createElement("span");
+    glyph.className = "icon";
+    glyph.setAttribute("aria-hidden", "true");
+    glyph.textContent = icon;
+    span.append(glyph, " " + text);
+    return span;
+  }
+
+  function updateEntry(item, position) {
+    var el = entryOf(item), unsure = isUnsure(item);
+    el.li.classList.toggle("unsure", unsure);
+    el.li.dataset.certainty = item.result && item.state === "done" ? String(item.result.certainty) : "";
+    el.button.setAttribute("aria-current", item === current ? "true" : "false");
+    el.position.textContent = t("position", { position: position, total: items.length });  // the name: what it shows
+    var src = item.thumb || item.originalUrl;
+    if (el.img.getAttribute("src") !== src) el.img.src = src;
+    el.img.classList.toggle("cutout", !!item.thumb);
+    el.state.textContent = stateText(item);
+    el.state.classList.toggle("failed", item.state === "error");
+    el.unsure.hidden = !unsure;
+    el.reviewed.hidden = !item.reviewed;
+    if (item.state === "done") {
+      el.tip.textContent = t(unsure ? "certainty_unsure" : "certainty", {
+        certainty: certaintyText(item.result.certainty), threshold: certaintyText(UNSURE_BELOW) });
+      el.button.setAttribute("aria-describedby", el.tip.id);
+    } else {
+      el.tip.textContent = "";
+      el.button.removeAttribute("aria-describedby");
+    }
   }
 
   function renderQueue() {
-    els.queue.textContent = "";
-    els.queueTitle.hidden = items.length < 2;
+    els.queuePanel.hidden = items.length < 2;
     if (items.length < 2) { updateDownloadAll(); return; }
-    items.forEach(function (item, index) {
-      var li = document.createElement("li");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.setAttribute("aria-current", item === current ? "true" : "false");
-      button.setAttribute("aria-label", "Image " + (index + 1) + ": " + item.name + ", " + stateText(item));
-      var img = document.createElement("img");
-      img.src = item.result ? item.result.url : item.originalUrl;
-      img.alt = "";
-      var name = document.createElement("span");
-      name.className = "name";
-      name.textContent = item.name;
-      var state = document.createElement("span");
-      state.className = "state" + (item.state === "error" ? " error" : "");
-      state.textContent = stateText(item);
-      button.append(img, name, state);
-      button.addEventListener("click", function () { select(item); });
-      li.append(button);
-      els.queue.append(li);
+    if (!orderChosen && items.some(isUnsure)) els.queueOrder.value = "unsure";
+    var focused = document.activeElement;
+    ordered().forEach(function (item, index) {
+      updateEntry(item, index + 1);
+      if (els.queue.children[index] !== item.el.li) els.queue.insertBefore(item.el.li, els.queue.children[index] || null);
     });
+    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
+    var unsure = items.filter(isUnsure).length, reviewed = items.filter(function (i) { return i.reviewed; }).length;
+    var pending = items.filter(function (i) { return i.state !== "done" && i.state !== "error"; }).length;
+    els.queueSummary.textContent = t("summary", { unsure: unsure, total: items.length }) +
+      (reviewed ? t("summary_reviewed", { n: reviewed }) : "") + (pending ? t("summary_to_go", { n: pending }) : "");
     updateDownloadAll();
+  }
+
+  /* Open the next (step 1) or previous (−1) entry worth a look, in the order shown, from the current one. */
+  function stepUnsure(step) {
+    var shown = ordered(), n = shown.length, at = shown.indexOf(current);
+    for (var k = 1; k <= n; k++) {
+      var item = shown[at < 0 ? (step > 0 ? k - 1 : n - k) : (((at + step * k) % n) + n) % n];
+      if (!isUnsure(item)) continue;
+      select(item);
+      item.el.button.focus();
+      var all = shown.filter(isUnsure);
+      setStatus(t("stepped", { index: all.indexOf(item) + 1, count: all.length, name: item.name,
+                               certainty: certaintyText(item.result.certainty) }), false);
+      return;
+    }
+    setStatus(t(items.some(function (i) { return i.state === "done"; }) ? "none_unsure" : "no_result"), false);
+  }
+
+  /* A small picture of the cut-out (of its touch-up, once it has one) for the queue. */
+  function makeThumb(item) {
+    var result = item.result, layers = item.layers && item.layers.edited ? item.layers : null;
+    var source = layers ? Promise.resolve(layers.work) : createImageBitmap(result.blob);
+    return source.then(function (picture) {
+      var scale = Math.min(1, THUMB_SIDE / Math.max(picture.width, picture.height));
+      var c = document.createElement("canvas");
+      c.width = Math.max(1, Math.round(picture.width * scale));
+      c.height = Math.max(1, Math.round(picture.height * scale));
+      c.getContext("2d").drawImage(picture, 0, 0, c.width, c.height);
+      if (picture.close) picture.close();
+      return new Promise(function (resolve) { c.toBlob(resolve, "image/png"); });
+    }).then(function (blob) {
+      if (!blob || item.result !== result) return;
+      if (item.thumb) URL.revokeObjectURL(item.thumb);
+      item.thumb = URL.createObjectURL(blob);
+      if (item.el) { item.el.img.src = item.thumb; item.el.img.classList.add("cutout"); }
+    }).catch(function () { /* the original stays as the thumbnail */ });
+  }
+
+  var thumbTimer = 0;
+  function refreshThumbSoon(item) {
+    clearTimeout(thumbTimer);
+    thumbTimer = setTimeout(function () { makeThumb(item); }, 400);
   }
 
   function select(item) {
@@ -244,7 +377,8 @@
     if (item === current) showCurrent();
     renderQueue();
     var position = items.filter(function (i) { return i.state === "queued"; }).length;
-    setStatus("Uploading " + item.name + (position ? " (" + position + " more waiting)" : "") + "…", true);
+    setStatus(position ? t("uploading_more", { name: item.name, n: position }) : t("uploading_one", { name: item.name }),
+      true);
 
     var data = optionFields();
     data.append("file", item.file, item.name);
@@ -263,12 +397,12 @@
     xhr.upload.addEventListener("load", function () {
       item.state = "processing";
       if (item === current) { els.progress.hidden = true; }
-      setStatus("Removing the background of " + item.name + "…", true);
+      setStatus(t("removing", { name: item.name }), true);
       renderQueue();
     });
     xhr.addEventListener("load", function () { finish(item, xhr); });
     xhr.addEventListener("error", function () {
-      fail(item, { error: "The server could not be reached", solution: "Check your connection and try again." });
+      fail(item, { error: t("unreachable"), solution: t("unreachable_solution") });
     });
     xhr.send(data);
   }
@@ -290,24 +424,25 @@
       var blob = new Blob([buffer], { type: body.mimetype });
       item.result = { blob: blob, url: URL.createObjectURL(blob), size: body.size, width: body.width,
                       height: body.height, original: body.optimization.original_size,
-                      ratio: body.optimization.compression_ratio };
+                      ratio: body.optimization.compression_ratio, certainty: body.certainty };
       item.layers = null;  // a new cut-out: its touch-ups start over
       item.state = "done";
+      makeThumb(item);
       busy = false;
       if (item === current) showCurrent();
-      setStatus("Background removed from " + item.name + ".", false);
+      setStatus(t("removed", { name: item.name }), false);
       renderQueue();
       pump();
       return;
     }
-    var error = { error: body.error || "Something went wrong (HTTP " + xhr.status + ")",
-                  solution: body.solution || "Try again." };
+    var error = { error: body.error || t("went_wrong", { status: xhr.status }),  // the API's own words: English
+                  solution: body.solution || t("try_again") };
     if (xhr.status === 429) {
       var wait = parseInt(xhr.getResponseHeader("Retry-After") || "0", 10);
-      error.error = "You have reached the limit of images for now.";
-      error.solution = "Try again in " + formatWait(wait) + ".";
+      error.error = t("limited");
+      error.solution = t("limited_solution", { wait: formatWait(wait) });
     } else if (xhr.status === 413) {
-      error.solution = body.solution || "Send a smaller file.";
+      error.solution = body.solution || t("smaller_file");
     }
     fail(item, error);
   }
@@ -317,7 +452,7 @@
     item.error = error;
     busy = false;
     if (item === current) showCurrent();
-    setStatus(item.name + ": " + error.error, false);
+    setStatus(t("item_error", { name: item.name, error: error.error }), false);
     renderQueue();
     pump();
   }
@@ -338,8 +473,8 @@
     }
     els.result.hidden = false;
     els.result.setAttribute("aria-busy", "true");
-    els.canvas.setAttribute("aria-label", "The image " + item.name + " with its background removed: draw on it " +
-      "with Erase or Restore; arrow keys pan, + and − zoom, 0 fits");
+    els.canvas.setAttribute("aria-label", t(isUnsure(item) ? "canvas_unsure" : "canvas", {
+      name: item.name, certainty: certaintyText(item.result.certainty) }));
     describe();
     if (!item.layers) document.body.dataset.editor = "loading";
     layersOf(item).then(function (layers) {
@@ -351,7 +486,7 @@
       syncHistory();
       document.body.dataset.editor = "ready";
     }).catch(function () {
-      setStatus("This browser could not open the result for editing; the download still works.", false);
+      setStatus(t("cannot_edit"), false);
     });
   }
 
@@ -372,16 +507,21 @@
     var r = item.result, out = outputSettings(), size = { width: r.width, height: r.height };
     if (item.layers) size = window.BgCompose.outputGeometry(item.layers, out);
     var smaller = r.original - r.size;
-    var change = smaller >= 0 ? r.ratio + " smaller" : Math.round((-smaller / r.original) * 100) + "% larger";
-    els.info.textContent = "Download: " + size.width + "×" + size.height + " " + out.format +
-      (item.layers && item.layers.edited ? ", touched up" : "") + " · original " + formatBytes(r.original) +
-      " → cut-out " + formatBytes(r.size) + " PNG, " + change;
-    els.download.textContent = "Download " + downloadName(item, item.layers, out);
+    var change = smaller >= 0 ? t("smaller", { ratio: r.ratio })
+      : t("larger", { percent: Math.round((-smaller / r.original) * 100) });
+    els.info.textContent = t(item.layers && item.layers.edited ? "info_edited" : "info", {
+      size: size.width + "×" + size.height, format: out.format, original: formatBytes(r.original),
+      cutout: formatBytes(r.size), change: change });
+    els.download.textContent = t("download_named", { name: downloadName(item, item.layers, out) });
   }
 
-  function onEdit() {
+  function onEdit(edited) {
     syncHistory();
     describe();
+    if (edited && current) {
+      if (!current.reviewed) { current.reviewed = true; renderQueue(); }
+      refreshThumbSoon(current);
+    }
   }
 
   function syncHistory() {
@@ -424,12 +564,12 @@
     var item = current;
     if (!item || !item.result) return;
     els.download.setAttribute("aria-disabled", "true");
-    setStatus("Preparing the download…", true);
+    setStatus(t("preparing"), true);
     renderItem(item).then(function (rendered) {
       save(rendered.blob, rendered.filename);
-      setStatus("Saved " + rendered.filename + " (" + formatBytes(rendered.blob.size) + ").", false);
+      setStatus(t("saved", { name: rendered.filename, size: formatBytes(rendered.blob.size) }), false);
     }).catch(function () {
-      setStatus("The download could not be made in this browser.", false);
+      setStatus(t("download_failed"), false);
     }).finally(function () { els.download.removeAttribute("aria-disabled"); });
   });
 
@@ -466,13 +606,13 @@
   function updateDownloadAll() {
     var done = items.filter(function (i) { return i.state === "done"; });
     els.downloadAll.hidden = done.length < 2;
-    els.downloadAll.textContent = "Download all " + done.length + " (ZIP)";
+    els.downloadAll.textContent = t("download_all", { n: done.length });
   }
 
   els.downloadAll.addEventListener("click", function () {
     var done = items.filter(function (i) { return i.state === "done"; });
     var files = [], seen = {};
-    setStatus("Preparing the ZIP…", true);
+    setStatus(t("preparing_zip"), true);
     done.reduce(function (chain, item) {  // one at a time: each big image's pixels are freed before the next
       return chain.then(function () { return renderItem(item); }).then(function (rendered) {
         return rendered.blob.arrayBuffer().then(function (buffer) {
@@ -481,8 +621,8 @@
       });
     }, Promise.resolve()).then(function () {
       save(zip(files), "bgremover-results.zip");
-      setStatus("Saved " + files.length + " images in bgremover-results.zip.", false);
-    }).catch(function () { setStatus("The ZIP could not be made in this browser.", false); });
+      setStatus(t("saved_zip", { n: files.length, name: "bgremover-results.zip" }), false);
+    }).catch(function () { setStatus(t("zip_failed"), false); });
   });
 
   // ---- input: picker, drop anywhere, paste --------------------------------------------------------------
@@ -513,6 +653,21 @@
     var files = e.clipboardData ? e.clipboardData.files : [];
     if (files && files.length) { e.preventDefault(); enqueue(files); }
   });
+
+  // ---- the queue's order and its keys ------------------------------------------------------------------
+  els.queueOrder.addEventListener("change", function () { orderChosen = true; renderQueue(); });
+  $("next-unsure").addEventListener("click", function () { stepUnsure(1); });
+  $("prev-unsure").addEventListener("click", function () { stepUnsure(-1); });
+  document.addEventListener("keydown", function (e) {
+    if (!e.altKey || e.ctrlKey || e.metaKey || e.shiftKey || items.length < 2) return;
+    if (e.code === "KeyN") { e.preventDefault(); stepUnsure(1); }
+    else if (e.code === "KeyP") { e.preventDefault(); stepUnsure(-1); }
+  });
+  document.addEventListener("keydown", function (e) {  // Escape hides an entry's certainty tip (it stays in its label)
+    if (e.key === "Escape") document.body.classList.add("tips-hidden");
+  });
+  document.addEventListener("focusin", function () { document.body.classList.remove("tips-hidden"); });
+  document.addEventListener("pointermove", function () { document.body.classList.remove("tips-hidden"); });
 
   // ---- options and editor wiring -----------------------------------------------------------------------
   $("refine").addEventListener("change", onRefineChange);
@@ -546,13 +701,13 @@
       bgPhotoBitmap = bitmap;
       form.querySelector("input[name=bg_mode][value=photo]").checked = true;
       onLookChange();
-    }).catch(function () { setStatus("That background photo could not be read.", false); });
+    }).catch(function () { setStatus(t("bad_photo"), false); });
   });
   els.quality.addEventListener("input", function () { els.qualityValue.textContent = els.quality.value; });
   els.quality.addEventListener("change", onLookChange);
   els.slider.addEventListener("input", function () {
     editor.compare = Number(els.slider.value);
-    els.slider.setAttribute("aria-valuetext", els.slider.value + "% original");
+    els.slider.setAttribute("aria-valuetext", t("compare_value", { n: els.slider.value }));
     editor.redraw();
   });
   ["erase", "restore", "pan"].forEach(function (tool) {

@@ -24,6 +24,7 @@
     this.stroke = null;
     this.gesture = null;
     this.hover = null;
+    this.keyBrush = null;  // the keyboard's brush: {x, y} in CSS px of the canvas, and whether it is down
     this.dirty = null;
     this.frame = 0;
     this.undoStack = [];
@@ -34,6 +35,8 @@
 
   // ---- content -----------------------------------------------------------------------------------------
   Editor.prototype.load = function (layers) {
+    this.liftKeyBrush();  // a stroke of the keyboard's brush ends on the layers it began on
+    this.keyBrush = null;
     this.layers = layers;
     this.undoStack = layers.undoStack || (layers.undoStack = []);
     this.redoStack = layers.redoStack || (layers.redoStack = []);
@@ -164,14 +167,15 @@
       ctx.fillRect(rect.x + rect.width * this.compare / 100 - 1, Math.max(0, rect.y), 2,
         Math.min(this.cssHeight, rect.height));
     }
-    if (this.hover && this.tool !== "pan" && !this.gesture) {
+    var ring = this.keyBrush || this.hover;
+    if (ring && this.tool !== "pan" && !this.gesture) {
       ctx.beginPath();
-      ctx.arc(this.hover.x, this.hover.y, this.size / 2, 0, Math.PI * 2);
-      ctx.lineWidth = 1.5;
+      ctx.arc(ring.x, ring.y, this.size / 2, 0, Math.PI * 2);
+      ctx.lineWidth = ring.down ? 3 : 1.5;
       ctx.strokeStyle = "rgba(0,0,0,.75)";
       ctx.stroke();
       ctx.beginPath();
-      ctx.arc(this.hover.x, this.hover.y, this.size / 2 + 1.5, 0, Math.PI * 2);
+      ctx.arc(ring.x, ring.y, this.size / 2 + 1.5, 0, Math.PI * 2);
       ctx.strokeStyle = "rgba(255,255,255,.9)";
       ctx.stroke();
     }
@@ -323,6 +327,7 @@
     canvas.addEventListener("pointerdown", function (e) {
       if (!self.layers) return;
       e.preventDefault();
+      self.liftKeyBrush();
       canvas.focus({ preventScroll: true });
       canvas.setPointerCapture(e.pointerId);
       var p = self.local(e);
@@ -341,7 +346,11 @@
     });
     canvas.addEventListener("pointermove", function (e) {
       var p = self.local(e);
-      if (e.pointerType !== "touch") { self.hover = p; self.redraw(); }
+      if (e.pointerType !== "touch") {
+        self.hover = p;
+        if (self.keyBrush && !self.keyBrush.down) self.keyBrush = null;  // the mouse's ring is shown again
+        self.redraw();
+      }
       if (!self.pointers.has(e.pointerId)) return;
       self.pointers.set(e.pointerId, p);
       if (self.gesture && self.gesture.pinch) { self.pinchMove(); return; }
@@ -368,6 +377,7 @@
     canvas.addEventListener("pointerup", release);
     canvas.addEventListener("pointercancel", release);
     canvas.addEventListener("pointerleave", function () { self.hover = null; self.redraw(); });
+    canvas.addEventListener("blur", function () { self.liftKeyBrush(); self.keyBrush = null; self.redraw(); });
     canvas.addEventListener("wheel", function (e) {
       if (!self.layers) return;
       e.preventDefault();
@@ -381,7 +391,17 @@
     canvas.addEventListener("keydown", function (e) {
       var step = 40;
       var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
-      if (moves[e.key]) {
+      if (!self.layers) return;
+      if (moves[e.key] && e.shiftKey) {  // the keyboard's brush moves (and draws, while it is down)
+        e.preventDefault();
+        self.moveKeyBrush(-moves[e.key][0] / 5, -moves[e.key][1] / 5);
+      } else if (e.key === "Enter" && self.tool !== "pan") {
+        e.preventDefault();
+        self.toggleKeyBrush();
+      } else if (e.key === "Escape" && self.keyBrush && self.keyBrush.down) {
+        e.preventDefault();
+        self.toggleKeyBrush();
+      } else if (moves[e.key]) {
         e.preventDefault();
         self.setView(self.view.zoom, self.view.x + moves[e.key][0], self.view.y + moves[e.key][1]);
       } else if (e.key === "+" || e.key === "=") { e.preventDefault(); self.zoomAt(1.25); }
@@ -394,6 +414,40 @@
     document.addEventListener("keyup", function (e) { if (e.key === " ") spaceHeld = false; });
     if (window.ResizeObserver) new ResizeObserver(function () { self.resize(); }).observe(canvas);
     window.addEventListener("resize", function () { self.fitFrame(); });
+  };
+
+  // ---- the keyboard's brush ----------------------------------------------------------------------------
+  Editor.prototype.keyBrushAt = function () {
+    if (!this.keyBrush) this.keyBrush = { x: this.cssWidth / 2, y: this.cssHeight / 2, down: false };
+    return this.keyBrush;
+  };
+
+  /* Move the keyboard's brush by (dx, dy) CSS px within the canvas; while it is down, it draws on the way. */
+  Editor.prototype.moveKeyBrush = function (dx, dy) {
+    var brush = this.keyBrushAt();
+    brush.x = Math.min(this.cssWidth, Math.max(0, brush.x + dx));
+    brush.y = Math.min(this.cssHeight, Math.max(0, brush.y + dy));
+    if (brush.down && this.stroke) this.extendStroke(this.toImage(brush.x, brush.y));
+    this.canvas.dataset.brush = [brush.down ? "down" : "up", brush.x, brush.y].join(" ");
+    this.redraw();
+  };
+
+  /* Enter: put the keyboard's brush down (it paints where it is) or lift it (the stroke is one undo step). */
+  Editor.prototype.toggleKeyBrush = function () {
+    var brush = this.keyBrushAt();
+    if (brush.down) this.liftKeyBrush();
+    else if (!this.stroke) {
+      brush.down = true;
+      this.beginStroke(this.toImage(brush.x, brush.y));
+    }
+    this.canvas.dataset.brush = [brush.down ? "down" : "up", brush.x, brush.y].join(" ");
+    this.redraw();
+  };
+
+  Editor.prototype.liftKeyBrush = function () {
+    if (!this.keyBrush || !this.keyBrush.down) return;
+    this.keyBrush.down = false;
+    this.endStroke(true);
   };
 
   Editor.prototype.pinchStart = function () {

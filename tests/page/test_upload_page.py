@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -66,11 +67,18 @@ class Session:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
 
+    # a phone's view of the page: 390 px wide, touch, twice the pixel density
+    PHONE: ClassVar[dict] = {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2,
+    }
+
     @classmethod
     def phone(cls, browser, base_url: str) -> Session:
-        """A session as a phone shows the page: 390 px wide, touch, twice the pixel density."""
-        phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-        return cls(browser, base_url, **phone, device_scale_factor=2)
+        """A session as a phone shows the page."""
+        return cls(browser, base_url, **cls.PHONE)
 
     def open(self):
         self.page.goto(self.base_url + "/")
@@ -226,6 +234,7 @@ def test_keyboard_and_screen_reader_basics(desktop):
         "Width",
         "Height",
         "Margin (pixels)",
+        "Quality",
         "Compare original and result",
         "Brush size",
         "Soft edge",
