@@ -148,12 +148,19 @@ def table(name: str, rows: Rows) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """Run the benchmark and print markdown tables."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def set_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every quality bench takes: where the data is, which sets, how many images of each."""
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--limit", type=int, default=None, help="images per set (default: all)")
+    return parser
+
+
+def main() -> None:
+    """Run the benchmark and print markdown tables."""
+    parser = set_arguments(
+        argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    )
     parser.add_argument("--no-timing", action="store_true", help="skip the 1024-px end-to-end timing")
     args = parser.parse_args()
     settings = load_settings()

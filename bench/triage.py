@@ -29,7 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from bench.host import describe
-from bench.quality import SETS, metrics, pairs
+from bench.quality import metrics, pairs, set_arguments
 from bgremover.models.registry import ModelRegistry
 from bgremover.models.session import Segmenter
 from bgremover.processing import decode as decoding
@@ -253,10 +253,9 @@ def table(name: str, images: list[Scored]) -> str:
 
 def main() -> None:
     """Run every set and print the markdown tables."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-    parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--limit", type=int, default=None, help="images per set (default: all)")
+    parser = set_arguments(
+        argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    )
     args = parser.parse_args()
     settings = load_settings()
     cv2.setNumThreads(1)
