@@ -22,16 +22,17 @@ FAINT_LEVELS = 1.0  # a partly transparent pixel's colour keeps only the bits th
 def _faint_luts(levels: float) -> tuple[np.ndarray, np.ndarray]:
     """Per alpha value, the bit mask and the half step that round a colour to the precision that alpha shows.
 
-    The step is the largest power of two s with (s / 2) · alpha / 255 ≤ levels: a colour moved to the middle
-    of its step moves the pixel over any background by at most `levels`. Opaque and clear pixels keep theirs.
+    The step is the largest power of two s (at most 128) with (s / 2) · alpha / 255 ≤ levels: a colour rounded
+    to the nearest multiple of s (255 for the top one) moves the pixel over any background by at most
+    `levels`, and black and white stay as they are. Opaque and clear pixels keep theirs.
     """
-    keep, half = np.full(256, 255, np.uint8), np.zeros(256, np.uint8)
+    keep, half = np.full(256, 0xFFFF, np.uint16), np.zeros(256, np.uint16)
     for alpha in range(1, 255):
         step = 1
         while step < 256 and step * alpha <= 2 * levels * 255:
             step *= 2
         step //= 2
-        keep[alpha], half[alpha] = 255 & ~(step - 1), step // 2
+        keep[alpha], half[alpha] = 0xFFFF & ~(step - 1), step // 2
     return keep, half
 
 
@@ -306,12 +307,14 @@ def round_faint_colours(rgba: np.ndarray) -> np.ndarray:
     """
     for rows in _strips(rgba[:, :, 3]):
         deadline.check()
-        alpha = np.ascontiguousarray(rgba[rows, :, 3])
-        keep, half = cv2.LUT(alpha, _FAINT_KEEP), cv2.LUT(alpha, _FAINT_HALF)
+        alpha = rgba[rows, :, 3]
+        keep, half = _FAINT_KEEP[alpha], _FAINT_HALF[alpha]
         for c in range(3):
-            channel = rgba[rows, :, c]
-            np.bitwise_and(channel, keep, out=channel)
-            np.bitwise_or(channel, half, out=channel)
+            channel = rgba[rows, :, c].astype(np.uint16)
+            channel += half
+            channel &= keep
+            np.minimum(channel, 255, out=channel)
+            rgba[rows, :, c] = channel
     return rgba
 
 
