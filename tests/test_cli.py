@@ -153,7 +153,7 @@ def test_fetch_without_the_int8_extra_says_so_and_leaves_the_float_model(tmp_pat
     monkeypatch.setattr("bgremover.models.int8_build.nncf_installed", lambda: False)
     done = CliRunner().invoke(main, ["models", "fetch"])
     assert done.exit_code == 0, done.output
-    assert "no int8 build, so it runs bf16 or f32" in done.stderr and "make model" in done.stderr
+    assert "no int8 build, so bf16 or f32 runs" in done.stderr and "make model" in done.stderr
     assert not (tmp_path / "u2netp-int8").exists()
 
 
