@@ -44,7 +44,7 @@ def main() -> None:
     registry = ModelRegistry.from_settings(settings)
     models = {name: registry.load(name) for name in MODELS}
     limits = decoding.Limits(50, 8192, 8192 * 8192)
-    tag = f"{registry.inference.backend}-{registry.precision_label().replace(', ', '+').replace(' ', '-')}"
+    tag = f"{registry.inference.backend}-{registry.precision_label('+').replace(' ', '-')}"
     for name in args.sets.split(","):
         folder = CACHE / tag / name
         folder.mkdir(parents=True, exist_ok=True)

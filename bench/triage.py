@@ -263,7 +263,7 @@ def main() -> None:
     if not settings.cascade_model:
         parser.error("the triage figures are of the default cascade: set CASCADE_MODEL")
     loaded = [registry.load(name) for name in (settings.model_name, settings.cascade_model)]
-    tag = f"{registry.inference.backend}-{registry.precision_label().replace(', ', '+').replace(' ', '-')}"
+    tag = f"{registry.inference.backend}-{registry.precision_label('+').replace(' ', '-')}"
     primary, cascade = (Memo(model, MEMO / tag / model.name) for model in loaded)
     limits = decoding.Limits(settings.min_image_side, 8192, 8192 * 8192)
     out = [

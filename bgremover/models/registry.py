@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     from bgremover.settings import Settings
 
 log = logging.getLogger("bgremover.models")
+
+
+def precision_summary(runs: Mapping[str, str], sep: str = ", ") -> str:
+    """One precision where every model runs it, else each model's joined by `sep`; "" for no model."""
+    if len(set(runs.values())) == 1:
+        return next(iter(runs.values()))
+    return sep.join(f"{name} {precision}" for name, precision in runs.items())
 
 
 class UnknownModel(LookupError):
@@ -135,12 +143,10 @@ class ModelRegistry:
         )
         return segmenter
 
-    def precision_label(self) -> str:
+    def precision_label(self, sep: str = ", ") -> str:
         """The loaded models' precision: one name, or each model's where they differ ("u2netp int8, u2net bf16")."""
         runs = {name: str(model.describe()["precision"]) for name, model in self._models.items()}
-        if len(set(runs.values())) == 1:
-            return next(iter(runs.values()))
-        return ", ".join(f"{name} {precision}" for name, precision in runs.items()) or self.inference.precision
+        return precision_summary(runs, sep) or self.inference.precision
 
     def describe(self) -> dict[str, dict[str, object]]:
         """Backend, precision and threads of each loaded model."""
