@@ -180,7 +180,7 @@ def models(ctx: click.Context) -> None:
     from bgremover.models.catalog import CATALOG, UNSERVED
     from bgremover.models.int8 import RECIPES, int8_file
     from bgremover.models.provision import model_file
-    from bgremover.models.registry import ModelRegistry
+    from bgremover.models.registry import ModelRegistry, precision_summary
 
     settings = _settings()
     click.echo(f"Models in {settings.u2net_home}:")
@@ -206,9 +206,9 @@ def models(ctx: click.Context) -> None:
     except (BackendUnavailable, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     # one precision for all, or each model's where `auto` runs int8 builds for some only
-    precisions = " / ".join(f"{n} {p}" for n, p in runs.items()) if len(set(runs.values())) > 1 else None
+    precisions = precision_summary(runs, " / ") or inference.precision
     click.echo(
-        f"Inference: {inference.backend}, {precisions or next(iter(runs.values()), inference.precision)}, "
+        f"Inference: {inference.backend}, {precisions}, "
         f"{settings.model_threads} thread(s) per worker "
         f"(INFERENCE_BACKEND={settings.inference_backend}, INFERENCE_PRECISION={settings.inference_precision})"
     )
@@ -225,11 +225,11 @@ def _runs_int8(settings: Settings) -> bool:
     return inference.prefer_int8 or inference.precision == "int8"
 
 
-def _missing_int8(settings: Settings, names: tuple[str, ...] = ()) -> list[str]:
-    """The models (given, or the settings' own) that have an int8 recipe but no build in U2NET_HOME."""
+def _missing_int8(settings: Settings) -> list[str]:
+    """The settings' models that have an int8 recipe but no build in U2NET_HOME."""
     from bgremover.models.int8 import RECIPES, int8_file
 
-    return [n for n in names or settings.model_names if n in RECIPES and int8_file(n, settings.u2net_home) is None]
+    return [n for n in settings.model_names if n in RECIPES and int8_file(n, settings.u2net_home) is None]
 
 
 @models.command("fetch")
