@@ -26,8 +26,7 @@ IMAGES = f"sum(rate(bgremover_model_inference_seconds_count{{{NODE}}}[{WINDOW}])
 
 
 def rate(metric: str, labels: str = NODE, by: str = "") -> str:
-    grouping = f" by ({by}) " if by else ""
-    return f"sum{grouping}(rate({metric}{{{labels}}}[{WINDOW}]))"
+    return rules.rate_sum(metric, labels, WINDOW, by)
 
 
 def quantile(q: float, histogram: str, labels: str, by: str = "") -> str:

@@ -43,9 +43,10 @@ UNSURE_BUCKET = floatToGoString(UNSURE_CERTAINTY)  # the `le` label prometheus_c
 UNSURE = f'{SELECTOR},le="{UNSURE_BUCKET}"'
 
 
-def _rate(metric: str, labels: str, window: str, by: str = "job") -> str:
-    """The summed per-second rate of a counter's selected series."""
-    return f"sum by ({by}) (rate({metric}{{{labels}}}[{window}]))"
+def rate_sum(metric: str, labels: str, window: str, by: str = "job") -> str:
+    """The summed per-second rate of a counter's selected series, grouped by `by` (not grouped if empty)."""
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}(rate({metric}{{{labels}}}[{window}]))"
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         "BgremoverHighErrorRate",
-        f"{_rate('bgremover_requests_total', FAILED, '5m')} / {_rate('bgremover_requests_total', TRAFFIC, '5m')}"
+        f"{rate_sum('bgremover_requests_total', FAILED, '5m')} / {rate_sum('bgremover_requests_total', TRAFFIC, '5m')}"
         f" > {ERROR_RATIO}",
         "5m",
         "critical",
@@ -121,8 +122,8 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         "BgremoverSlowCutouts",
-        f"histogram_quantile(0.95, {_rate('bgremover_request_duration_seconds_bucket', PROCESSING, '5m', 'job, le')})"
-        f" > {LATENCY_P95_S}",
+        "histogram_quantile(0.95, "
+        f"{rate_sum('bgremover_request_duration_seconds_bucket', PROCESSING, '5m', 'job, le')}) > {LATENCY_P95_S}",
         "10m",
         "warning",
         f"The 95th percentile of a cut-out's time is over {LATENCY_P95_S} s",
@@ -131,9 +132,9 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         "BgremoverRateLimitSurge",
-        f"{_rate('bgremover_rate_limited_total', SELECTOR, '10m')}"
-        f" / {_rate('bgremover_requests_total', TRAFFIC, '10m')} > {RATE_LIMITED_RATIO}"
-        f" and {_rate('bgremover_rate_limited_total', SELECTOR, '10m')} > {RATE_LIMITED_PER_S}",
+        f"{rate_sum('bgremover_rate_limited_total', SELECTOR, '10m')}"
+        f" / {rate_sum('bgremover_requests_total', TRAFFIC, '10m')} > {RATE_LIMITED_RATIO}"
+        f" and {rate_sum('bgremover_rate_limited_total', SELECTOR, '10m')} > {RATE_LIMITED_PER_S}",
         "10m",
         "warning",
         f"More than {RATE_LIMITED_RATIO:.0%} of bgremover requests are refused by a rate limit",
@@ -152,9 +153,9 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         "BgremoverUnsureCutouts",
-        f"{_rate('bgremover_cutout_certainty_bucket', UNSURE, '30m')}"
-        f" / {_rate('bgremover_cutout_certainty_count', SELECTOR, '30m')} > {UNSURE_RATIO}"
-        f" and {_rate('bgremover_cutout_certainty_count', SELECTOR, '30m')} > {UNSURE_PER_S}",
+        f"{rate_sum('bgremover_cutout_certainty_bucket', UNSURE, '30m')}"
+        f" / {rate_sum('bgremover_cutout_certainty_count', SELECTOR, '30m')} > {UNSURE_RATIO}"
+        f" and {rate_sum('bgremover_cutout_certainty_count', SELECTOR, '30m')} > {UNSURE_PER_S}",
         "30m",
         "warning",
         f"More than {UNSURE_RATIO:.0%} of cut-outs are unsure (certainty at or below {UNSURE_CERTAINTY})",
